@@ -1,0 +1,84 @@
+import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { CliError } from "./errors.ts";
+
+/** Settings every command shares. Precedence: flags, then DEVENV_* env, then the config file. */
+export const CliConfig = z.object({
+  cacheDir: z.string().min(1),
+  stateDir: z.string().min(1),
+  controlPlaneUrl: z.url().optional(),
+  token: z.string().min(1).optional(),
+});
+export type CliConfig = z.infer<typeof CliConfig>;
+
+const envNames: Record<keyof CliConfig, string> = {
+  cacheDir: "DEVENV_CACHE_DIR",
+  stateDir: "DEVENV_STATE_DIR",
+  controlPlaneUrl: "DEVENV_URL",
+  token: "DEVENV_TOKEN",
+};
+
+export interface ConfigSources {
+  env: NodeJS.ProcessEnv;
+  /** Global flags already parsed by the program. */
+  flags: Partial<CliConfig> & { config?: string };
+}
+
+export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
+  return join(env.XDG_CONFIG_HOME ?? join(env.HOME ?? homedir(), ".config"), "devenv", "config.json");
+}
+
+export function loadConfig({ env, flags }: ConfigSources): CliConfig {
+  const file = flags.config ?? env.DEVENV_CONFIG ?? defaultConfigFile(env);
+  const fromFile = readConfigFile(file, flags.config !== undefined || env.DEVENV_CONFIG !== undefined);
+  const home = env.HOME ?? homedir();
+  const merged: Record<string, unknown> = {
+    cacheDir: join(home, ".cache", "devenv"),
+    stateDir: join(home, ".local", "state", "devenv"),
+  };
+  const sourceOf: Record<string, string> = {};
+  for (const [key, value] of Object.entries(fromFile)) {
+    merged[key] = value;
+    sourceOf[key] = `config file ${file}`;
+  }
+  for (const key of Object.keys(envNames) as (keyof CliConfig)[]) {
+    const value = env[envNames[key]];
+    if (value !== undefined && value !== "") {
+      merged[key] = value;
+      sourceOf[key] = `env ${envNames[key]}`;
+    }
+  }
+  for (const [key, value] of Object.entries(flags)) {
+    if (key === "config" || value === undefined) continue;
+    merged[key] = value;
+    sourceOf[key] = `flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  }
+  const parsed = CliConfig.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = String(issue?.path[0] ?? "config");
+    throw new CliError("config", `invalid ${field} (from ${sourceOf[field] ?? "defaults"}): ${issue?.message}`);
+  }
+  return parsed.data;
+}
+
+function readConfigFile(file: string, required: boolean): Record<string, unknown> {
+  if (!existsSync(file)) {
+    if (required) throw new CliError("config", `config file not found: ${file}`);
+    return {};
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new CliError("config", `config file ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  const parsed = CliConfig.partial().strict().safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CliError("config", `config file ${file}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,35 @@
+import { defineConfig } from "vitest/config";
+
+// One vitest run covers every project; the real services start once per run
+// (test/harness/global-setup.ts shares them between projects).
+const projects = [
+  { name: "protocol", root: "libs/protocol" },
+  { name: "cassandra-node", root: "libs/cassandra-node" },
+  { name: "snapshot", root: "libs/snapshot" },
+  { name: "shrink", root: "libs/shrink" },
+  { name: "control-plane", root: "apps/control-plane" },
+  { name: "agent", root: "apps/agent" },
+  { name: "cli", root: "apps/cli" },
+  { name: "e2e", root: "test", include: ["**/*.test.ts"] },
+];
+
+export default defineConfig({
+  resolve: { conditions: ["devenv-source"] },
+  ssr: { resolve: { conditions: ["devenv-source"], externalConditions: ["devenv-source"] } },
+  test: {
+    root: import.meta.dirname,
+    passWithNoTests: true,
+    testTimeout: 60_000,
+    hookTimeout: 240_000,
+    teardownTimeout: 60_000,
+    projects: projects.map(({ name, root, include }) => ({
+      test: {
+        name,
+        root,
+        include: include ?? ["src/**/*.test.ts"],
+        exclude: ["**/node_modules/**", "**/dist/**"],
+        globalSetup: [`${import.meta.dirname}/test/harness/global-setup.ts`],
+      },
+    })),
+  },
+});
