@@ -1,1 +1,2 @@
 export * from "./version.ts";
+export * from "./snapshot-manifest.ts";

@@ -1,1 +1,12 @@
-export {};
+export * from "./errors.ts";
+export * from "./cassandra.ts";
+export * from "./manifest.ts";
+export * from "./cql/cql-type.ts";
+export * from "./cql/value-codec.ts";
+export * from "./schema/keyspace-schema.ts";
+export * from "./export/export-snapshot.ts";
+export * from "./export/token-ranges.ts";
+export * from "./restore/restore-snapshot.ts";
+export * from "./restore/chunk-cache.ts";
+export * from "./verify-snapshot.ts";
+export * from "./store/blob-store.ts";

@@ -1,0 +1,27 @@
+import { createReadStream } from "node:fs";
+import { createGunzip } from "node:zlib";
+import { SnapshotError } from "../errors.ts";
+
+/** Streams the lines of a gzip NDJSON chunk without holding the chunk in memory. */
+export async function* chunkLines(path: string): AsyncGenerator<string> {
+  const gunzip = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(createGunzip());
+  // decodes across buffer boundaries, so a multi-byte character split between reads stays whole
+  gunzip.setEncoding("utf8");
+  let rest = "";
+  try {
+    for await (const data of gunzip) {
+      const text = rest + (data as string);
+      let start = 0;
+      let newline = text.indexOf("\n", start);
+      while (newline !== -1) {
+        yield text.slice(start, newline);
+        start = newline + 1;
+        newline = text.indexOf("\n", start);
+      }
+      rest = text.slice(start);
+    }
+  } catch (error) {
+    throw new SnapshotError("corrupt", `chunk ${path} cannot be decompressed: ${(error as Error).message}`, { cause: error });
+  }
+  if (rest.length > 0) throw new SnapshotError("corrupt", `chunk ${path} ends without a newline`);
+}

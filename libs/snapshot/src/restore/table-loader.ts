@@ -1,0 +1,216 @@
+import cassandra from "cassandra-driver";
+import type { SnapshotTable } from "@devenv/protocol";
+import { parseCqlType, quoteIdentifier } from "../cql/cql-type.ts";
+import { codecFor, type JsonValue, type UserTypes, type ValueCodec } from "../cql/value-codec.ts";
+import { SnapshotError } from "../errors.ts";
+import type { Semaphore } from "../util/bounded.ts";
+import { chunkLines } from "./lines.ts";
+
+type Query = { query: string; params: unknown[] };
+
+export interface LoadLimits {
+  /** Shared bound on requests in flight across every chunk being loaded. */
+  inFlight: Semaphore;
+  /** Rows of one partition sent together in an unlogged batch. */
+  maxBatchRows: number;
+  /** Bound on a batch's size, counted in NDJSON bytes (below Cassandra's batch_size_fail_threshold). */
+  maxBatchBytes: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Writes one table's chunks: prepared INSERTs (UPDATE for counters), rows of a
+ * partition grouped into unlogged batches, absent cells left unset so no
+ * tombstones are written.
+ */
+export class TableLoader {
+  readonly table: SnapshotTable;
+  private readonly client: cassandra.Client;
+  private readonly keyspace: string;
+  private readonly codecs: ValueCodec[];
+  private readonly partitionCount: number;
+  private readonly clusteringIndexes: number[];
+  private readonly staticIndexes: number[];
+  private readonly insertAll: string;
+  private readonly insertStatic: string;
+
+  constructor(client: cassandra.Client, keyspace: string, table: SnapshotTable, userTypes: UserTypes) {
+    this.client = client;
+    this.keyspace = keyspace;
+    this.table = table;
+    this.codecs = table.columns.map((c) => codecFor(parseCqlType(c.type), userTypes));
+    this.partitionCount = table.columns.filter((c) => c.kind === "partition_key").length;
+    this.clusteringIndexes = indexesOf(table, "clustering");
+    this.staticIndexes = indexesOf(table, "static");
+    const all = table.columns.map((_, i) => i);
+    this.insertAll = this.insert(all);
+    this.insertStatic = this.insert([...Array(this.partitionCount).keys(), ...this.staticIndexes]);
+  }
+
+  /**
+   * Loads one chunk file. `reconcileCounters` is for a resumed restore: a counter
+   * chunk may have been partly applied, so each counter is read and only the
+   * difference is added, which makes reapplying exact.
+   */
+  async loadChunk(path: string, limits: LoadLimits, onRows: (rows: number) => void, reconcileCounters = false): Promise<number> {
+    const pending = new Set<Promise<void>>();
+    let failure: unknown;
+    let rows = 0;
+    let group: JsonValue[][] = [];
+    let groupKey = "";
+    let groupBytes = 0;
+
+    const send = async (batch: JsonValue[][]) => {
+      await limits.inFlight.acquire();
+      const task = this.write(batch, reconcileCounters)
+        .then(() => onRows(batch.length))
+        .catch((error: unknown) => {
+          failure ??= error;
+        })
+        .finally(() => {
+          limits.inFlight.release();
+          pending.delete(task);
+        });
+      pending.add(task);
+    };
+
+    for await (const line of chunkLines(path)) {
+      if (failure !== undefined || limits.signal.aborted) break;
+      const row = parseRow(line, this.codecs.length, path);
+      rows++;
+      const key = JSON.stringify(row.slice(0, this.partitionCount));
+      if (group.length > 0 && (key !== groupKey || group.length >= limits.maxBatchRows || groupBytes + line.length > limits.maxBatchBytes)) {
+        await send(group);
+        group = [];
+        groupBytes = 0;
+      }
+      group.push(row);
+      groupKey = key;
+      groupBytes += line.length;
+    }
+    if (group.length > 0 && failure === undefined && !limits.signal.aborted) await send(group);
+    await Promise.all(pending);
+    if (failure !== undefined) throw failure;
+    if (limits.signal.aborted) throw limits.signal.reason;
+    return rows;
+  }
+
+  private async write(rows: JsonValue[][], reconcileCounters: boolean): Promise<void> {
+    if (this.table.counter) {
+      if (reconcileCounters) {
+        for (const row of rows) await this.reconcileCounter(row);
+        return;
+      }
+      const queries = rows.map((row) => this.counterUpdate(row)).filter((q): q is Query => q !== undefined);
+      if (queries.length === 0) return;
+      // counter updates are not idempotent: no retries, a resumed restore reconciles instead
+      if (queries.length === 1) await this.client.execute(queries[0]!.query, queries[0]!.params, { prepare: true });
+      else await this.client.batch(queries, { prepare: true, logged: false, counter: true });
+      return;
+    }
+    const queries = rows.map((row) => this.insertFor(row));
+    await withRetries(async () => {
+      if (queries.length === 1) await this.client.execute(queries[0]!.query, queries[0]!.params, { prepare: true, isIdempotent: true });
+      else await this.client.batch(queries, { prepare: true, logged: false, isIdempotent: true });
+    });
+  }
+
+  private insertFor(row: JsonValue[]): Query {
+    // a partition that holds only static cells comes back with null clustering columns
+    const staticOnly = this.clusteringIndexes.length > 0 && this.clusteringIndexes.some((i) => row[i] === null);
+    if (staticOnly) {
+      const indexes = [...Array(this.partitionCount).keys(), ...this.staticIndexes];
+      return { query: this.insertStatic, params: indexes.map((i) => this.decode(i, row[i]!)) };
+    }
+    return { query: this.insertAll, params: row.map((value, i) => this.decode(i, value)) };
+  }
+
+  private counterUpdate(row: JsonValue[], deltas?: Map<number, bigint>): Query | undefined {
+    const keyIndexes = [...Array(this.partitionCount).keys(), ...this.clusteringIndexes];
+    const counters = this.table.columns.map((_, i) => i).filter((i) => !keyIndexes.includes(i) && row[i] !== null);
+    const values = counters
+      .map((i) => ({ i, delta: deltas ? (deltas.get(i) ?? 0n) : BigInt(row[i] as string) }))
+      .filter(({ delta }) => !deltas || delta !== 0n);
+    if (values.length === 0) return undefined;
+    const q = (i: number) => quoteIdentifier(this.table.columns[i]!.name);
+    const query =
+      `UPDATE ${quoteIdentifier(this.keyspace)}.${quoteIdentifier(this.table.name)} SET ` +
+      values.map(({ i }) => `${q(i)} = ${q(i)} + ?`).join(", ") +
+      ` WHERE ${keyIndexes.map((i) => `${q(i)} = ?`).join(" AND ")}`;
+    const params = [
+      ...values.map(({ delta }) => cassandra.types.Long.fromString(delta.toString())),
+      ...keyIndexes.map((i) => this.decode(i, row[i]!)),
+    ];
+    return { query, params };
+  }
+
+  private async reconcileCounter(row: JsonValue[]): Promise<void> {
+    const keyIndexes = [...Array(this.partitionCount).keys(), ...this.clusteringIndexes];
+    const counterIndexes = this.table.columns.map((_, i) => i).filter((i) => !keyIndexes.includes(i) && row[i] !== null);
+    if (counterIndexes.length === 0) return;
+    const q = (i: number) => quoteIdentifier(this.table.columns[i]!.name);
+    const current = await this.client.execute(
+      `SELECT ${counterIndexes.map(q).join(", ")} FROM ${quoteIdentifier(this.keyspace)}.${quoteIdentifier(this.table.name)} WHERE ${keyIndexes
+        .map((i) => `${q(i)} = ?`)
+        .join(" AND ")}`,
+      keyIndexes.map((i) => this.decode(i, row[i]!)),
+      { prepare: true },
+    );
+    const existing = current.first();
+    const deltas = new Map<number, bigint>();
+    counterIndexes.forEach((i, n) => {
+      const have = existing?.get(n) as { toString(): string } | null | undefined;
+      deltas.set(i, BigInt(row[i] as string) - BigInt(have?.toString() ?? "0"));
+    });
+    const update = this.counterUpdate(row, deltas);
+    if (update) await this.client.execute(update.query, update.params, { prepare: true });
+  }
+
+  private decode(index: number, value: JsonValue): unknown {
+    // null means the cell was absent: leave it unset rather than writing a tombstone
+    return value === null ? undefined : this.codecs[index]!.fromJson(value);
+  }
+
+  private insert(indexes: number[]): string {
+    const names = indexes.map((i) => quoteIdentifier(this.table.columns[i]!.name));
+    return `INSERT INTO ${quoteIdentifier(this.keyspace)}.${quoteIdentifier(this.table.name)} (${names.join(", ")}) VALUES (${names
+      .map(() => "?")
+      .join(", ")})`;
+  }
+}
+
+function indexesOf(table: SnapshotTable, kind: SnapshotTable["columns"][number]["kind"]): number[] {
+  return table.columns.flatMap((c, i) => (c.kind === kind ? [i] : []));
+}
+
+function parseRow(line: string, width: number, path: string): JsonValue[] {
+  let row: unknown;
+  try {
+    row = JSON.parse(line);
+  } catch {
+    throw new SnapshotError("corrupt", `chunk ${path} holds a line that is not JSON`);
+  }
+  if (!Array.isArray(row) || row.length !== width) {
+    throw new SnapshotError("corrupt", `chunk ${path} holds a row with ${Array.isArray(row) ? row.length : "no"} values, expected ${width}`);
+  }
+  return row as JsonValue[];
+}
+
+const transientErrors = new Set(["WriteTimeoutException", "OperationTimedOutError", "NoHostAvailableError", "ResponseError"]);
+
+/** Idempotent writes are retried with backoff when the node is briefly overloaded. */
+async function withRetries(write: () => Promise<void>, attempts = 6): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await write();
+      return;
+    } catch (error) {
+      const name = (error as Error).name;
+      const code = (error as { code?: number }).code;
+      // ResponseError codes: 0x1001 overloaded, 0x1100 write timeout, 0x1000 unavailable
+      const transient = transientErrors.has(name) && (name !== "ResponseError" || code === 0x1001 || code === 0x1100 || code === 0x1000);
+      if (!transient || attempt >= attempts) throw error;
+      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
+    }
+  }
+}
