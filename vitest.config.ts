@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 // (test/harness/global-setup.ts shares them between projects).
 const projects = [
   { name: "protocol", root: "libs/protocol" },
+  { name: "testing", root: "libs/testing" },
   { name: "cassandra-node", root: "libs/cassandra-node" },
   { name: "snapshot", root: "libs/snapshot" },
   { name: "shrink", root: "libs/shrink" },

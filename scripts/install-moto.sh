@@ -24,6 +24,11 @@ if ! command -v "$python" >/dev/null; then
   exit 1
 fi
 
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  echo "install-moto: moto $moto_version needs Python 3.10 or newer; '$python' is $("$python" --version 2>&1). Set DEVENV_PYTHON to a newer one." >&2
+  exit 1
+fi
+
 # a venv whose interpreter is gone (e.g. its pyenv version was removed) cannot be repaired
 if [[ -d "$venv" ]] && ! "$venv/bin/python" -c "" 2>/dev/null; then
   rm -rf "$venv"

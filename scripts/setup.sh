@@ -31,7 +31,6 @@ apt_install() {
   command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null || missing+=(maven)
   command -v python3 >/dev/null || missing+=(python3 python3-venv)
-  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || missing+=(postgresql)
   if ((${#missing[@]} == 0)); then
     echo "    system packages present"
     return
@@ -56,5 +55,6 @@ step "Node 24" install_node
 step "system packages" apt_install
 step "npm packages" npm_install
 step "Cassandra jars" cassandra_jars
+step "PostgreSQL" bash "$root/scripts/install-postgres.sh"
 step "moto server" bash "$root/scripts/install-moto.sh"
 echo "set-up done in $SECONDS s"

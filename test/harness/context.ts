@@ -1,4 +1,2 @@
-import { inject } from "vitest";
-export interface ServicesInfo { cassandra: { contactPoint: string; localDataCenter: string }; moto: { endpoint: string }; postgres: { url: string } }
-declare module "vitest" { export interface ProvidedContext { services: ServicesInfo } }
-export function services(): ServicesInfo { return inject("services"); }
+// Tests in test/ use the same helpers as the libraries' own tests.
+export { services, uniqueName, cassandraClient, createKeyspace, type ServicesInfo } from "@devenv/testing";

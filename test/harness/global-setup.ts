@@ -3,13 +3,14 @@ import { startCassandraService } from "./cassandra.ts";
 import { startMoto } from "./moto.ts";
 import { startPostgres } from "./postgres.ts";
 import type { RunningService } from "./service.ts";
-import type { ServicesInfo } from "./context.ts";
+import type { ServicesInfo } from "@devenv/testing";
 
 type ServiceName = keyof ServicesInfo;
 
 /** Which real services each project's tests talk to; unlisted projects get all of them. */
 const needsByProject: Record<string, ServiceName[]> = {
   protocol: [],
+  testing: [],
   "cassandra-node": ["cassandra"],
   cli: ["cassandra"],
 };

@@ -3,6 +3,7 @@ import { loadConfig, type CliConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { createOutput, type Output } from "./output.ts";
 import { cassandraCommand } from "./commands/cassandra.ts";
+import { snapshotCommand } from "./commands/snapshot.ts";
 
 /** What every command receives: resolved config and where to write. */
 export interface CommandContext {
@@ -27,6 +28,7 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
   };
 
   program.addCommand(cassandraCommand(context));
+  program.addCommand(snapshotCommand(context));
   applyErrorHandling(program);
   return program;
 }

@@ -8,7 +8,7 @@ export async function assertPortFree(host: string, port: number, purpose: string
   if (outcome === "EADDRINUSE") {
     throw new CassandraNodeError("port-in-use", `port ${port} on ${host} is already in use (wanted for ${purpose})`);
   }
-  if (outcome === "EADDRNOTAVAIL") {
+  if (outcome === "EADDRNOTAVAIL" || outcome === "ENOTFOUND" || outcome === "EAI_AGAIN") {
     throw new CassandraNodeError("address-unavailable", `${host} is not an address of this machine (use 127.0.0.1 or another local address)`);
   }
   throw new CassandraNodeError("port-in-use", `cannot listen on ${host}:${port} for ${purpose}: ${outcome}`);

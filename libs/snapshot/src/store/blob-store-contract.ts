@@ -47,19 +47,21 @@ export function describeBlobStoreContract(name: string, makeStore: () => Promise
       const before = Buffer.alloc(MiB, "a");
       await store.put("snapshots/s1/manifest.json", before);
 
+      const firstHalfTaken = Promise.withResolvers<void>();
       const gate = Promise.withResolvers<void>();
       const writing = store.put(
         "snapshots/s1/manifest.json",
         Readable.from(
           (async function* () {
             yield Buffer.alloc(MiB, "b");
+            // resumed only once the store asks for more, so the first half is in its hands
+            firstHalfTaken.resolve();
             await gate.promise;
             yield Buffer.alloc(MiB, "b");
           })(),
         ),
       );
-      // the first half has been handed to the store; whatever it did with it is invisible
-      await new Promise((resolve) => setImmediate(resolve));
+      await firstHalfTaken.promise;
       expect(await store.head("snapshots/s1/manifest.json")).toEqual({ size: MiB });
       expect((await digest(await store.get("snapshots/s1/manifest.json"))).sha256).toBe(sha256(before));
       gate.resolve();
