@@ -88,7 +88,8 @@ const pollIntervalMs = 250;
 export async function startCassandraNode(options: CassandraNodeOptions, start: StartNodeOptions = {}): Promise<RunningCassandraNode> {
   const clock = start.clock ?? systemClock;
   const began = clock.now();
-  const deadline = began + (start.deadlineMs ?? 180_000);
+  const deadlineMs = start.deadlineMs ?? 180_000;
+  const deadline = began + deadlineMs;
   const env = start.env ?? process.env;
   const runner = start.runner ?? processRunner;
   const progress = start.onProgress ?? (() => {});
@@ -101,7 +102,8 @@ export async function startCassandraNode(options: CassandraNodeOptions, start: S
   const existing = readNodeRecord(dataDir);
   if (existing && isOurJvm(existing.pid, dataDir)) {
     progress(`already running (pid ${existing.pid}); waiting for CQL on ${existing.contactPoint}…`);
-    const releaseVersion = await waitForCql(existing, deadline, clock, () => (isOurJvm(existing.pid, dataDir) ? undefined : "the process is gone"), dataDir, undefined);
+    const died = () => (isOurJvm(existing.pid, dataDir) ? undefined : `Cassandra (pid ${existing.pid}) exited`);
+    const releaseVersion = await waitForCql({ record: existing, dataDir, deadline, deadlineMs, clock, died });
     return { ...existing, dataDir, releaseVersion, alreadyRunning: true, jarsDownloaded: false, startupMs: clock.now() - began, logFile: systemLogFile(dataDir) };
   }
   if (existing) removeNodeRecord(dataDir); // stale: its JVM is gone
@@ -180,7 +182,7 @@ export async function startCassandraNode(options: CassandraNodeOptions, start: S
 
   progress(`waiting for CQL on ${record.contactPoint}…`);
   try {
-    const releaseVersion = await waitForCql(record, deadline, clock, () => exit, dataDir, logOffsets);
+    const releaseVersion = await waitForCql({ record, dataDir, deadline, deadlineMs, clock, died: () => exit, logOffsets });
     return {
       ...record,
       dataDir,
@@ -324,15 +326,19 @@ async function choosePort(host: string, explicit: number | undefined, derived: n
   }
 }
 
-async function waitForCql(
-  record: NodeRecord,
-  deadline: number,
-  clock: Clock,
-  died: () => string | undefined,
-  dataDir: string,
-  logOffsets: { system: number; output: number } | undefined,
-): Promise<string> {
-  const [host, port] = [record.listenAddress, record.nativePort];
+interface CqlWait {
+  record: NodeRecord;
+  dataDir: string;
+  deadline: number;
+  deadlineMs: number;
+  clock: Clock;
+  /** Why the JVM is gone, once it is. */
+  died: () => string | undefined;
+  /** Sizes of the logs when this start began: the error shows only this run's lines. */
+  logOffsets?: { system: number; output: number };
+}
+
+async function waitForCql({ record, dataDir, deadline, deadlineMs, clock, died, logOffsets }: CqlWait): Promise<string> {
   for (;;) {
     const death = died();
     if (death) {
@@ -341,15 +347,14 @@ async function waitForCql(
     }
     if (clock.now() >= deadline) {
       const tail = logTail(dataDir, logOffsets);
-      const waited = Math.round((deadline - (Date.parse(record.startedAt) || deadline)) / 1000);
       throw new CassandraNodeError(
         "start-timeout",
-        `Cassandra did not answer CQL on ${record.contactPoint} in time${waited > 0 ? ` (${waited} s)` : ""}; last lines of its log:\n${tail}`,
+        `Cassandra did not answer CQL on ${record.contactPoint} within ${Math.round(deadlineMs / 1000)} s${tail ? `; last lines of its log:\n${tail}` : ""}`,
         { logTail: tail },
       );
     }
     // the native port opens last in Cassandra's start-up; only then is the driver worth its cost
-    if (await isPortOpen(host, port, 1_000)) {
+    if (await isPortOpen(record.listenAddress, record.nativePort, 1_000)) {
       try {
         return await queryReleaseVersion(record.contactPoint, record.localDataCenter, 5_000);
       } catch {

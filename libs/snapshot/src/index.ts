@@ -9,4 +9,4 @@ export * from "./export/token-ranges.ts";
 export * from "./restore/restore-snapshot.ts";
 export * from "./restore/chunk-cache.ts";
 export * from "./verify-snapshot.ts";
-export * from "./store/blob-store.ts";
+export * from "./store/index.ts";

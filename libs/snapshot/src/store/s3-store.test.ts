@@ -7,7 +7,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it, inject } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { services } from "@devenv/testing";
 import { describeBlobStoreContract, pseudoRandomStream } from "./blob-store-contract.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { openStore } from "./open-store.ts";
@@ -22,7 +23,7 @@ let bucket: string;
 let stores = 0;
 
 beforeAll(async () => {
-  endpoint = motoEndpoint();
+  endpoint = services().moto.endpoint;
   admin = new S3Client({ endpoint, region: "us-east-1", credentials, forcePathStyle: true });
   bucket = `snapshot-s3-store-${randomBytes(6).toString("hex")}`;
   await admin.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -30,22 +31,6 @@ beforeAll(async () => {
 afterAll(() => {
   admin?.destroy();
 });
-
-/**
- * The moto endpoint that test/harness/global-setup.ts provides. Read untyped:
- * the ProvidedContext declaration lives in test/harness/context.ts, which a lib
- * may not import (Nx module boundaries).
- */
-function motoEndpoint(): string {
-  const services: unknown = (inject as (key: string) => unknown)("services");
-  if (typeof services === "object" && services !== null && "moto" in services) {
-    const moto: unknown = services.moto;
-    if (typeof moto === "object" && moto !== null && "endpoint" in moto && typeof moto.endpoint === "string") {
-      return moto.endpoint;
-    }
-  }
-  throw new Error('vitest provided no "services.moto.endpoint": run through the repo\'s vitest config');
-}
 
 /** Each test gets its own prefix in the file's bucket, so tests see only their own keys. */
 function freshStore(): BlobStore {

@@ -1,0 +1,105 @@
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type cassandra from "cassandra-driver";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cassandraClient, createKeyspace, services, uniqueName } from "@devenv/testing";
+
+const devenv = resolve(import.meta.dirname, "../../bin/devenv");
+
+/** Runs the real CLI; resolves with its exit code and output. */
+function run(args: string[]) {
+  const result = spawnSync(devenv, args, { encoding: "utf8", env: { ...process.env, DEVENV_DEBUG: "" } });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function rowsOf(client: cassandra.Client, query: string): Promise<string[]> {
+  const rows: string[] = [];
+  for await (const row of client.stream(query, [], { prepare: true, fetchSize: 5000 })) {
+    rows.push(JSON.stringify((row as cassandra.types.Row).values().map(String)));
+  }
+  return rows.sort();
+}
+
+describe("devenv snapshot restore", () => {
+  let client: cassandra.Client;
+  let dir: string;
+  let source: string;
+  const contactPoints = () => services().cassandra.contactPoint;
+
+  beforeAll(async () => {
+    client = await cassandraClient();
+    dir = mkdtempSync(join(tmpdir(), "devenv-resume-"));
+    source = await createKeyspace(client, "src");
+    // the counter table sorts first, so the kill lands while counters are being applied
+    await client.execute(`CREATE TABLE ${source}.a_tallies (k int PRIMARY KEY, n counter, m counter)`);
+    await client.execute(`CREATE TABLE ${source}.events (p int, c int, payload text, PRIMARY KEY (p, c))`);
+    const writes: Promise<unknown>[] = [];
+    const flush = async () => {
+      await Promise.all(writes);
+      writes.length = 0;
+    };
+    for (let k = 0; k < 12_000; k++) {
+      writes.push(client.execute(`UPDATE ${source}.a_tallies SET n = n + ?, m = m + ? WHERE k = ?`, [String(k * 3 + 1), String(-k), k], { prepare: true }));
+      if (writes.length >= 256) await flush();
+    }
+    for (let i = 0; i < 30_000; i++) {
+      writes.push(client.execute(`INSERT INTO ${source}.events (p, c, payload) VALUES (?, ?, ?)`, [i % 3000, i, `payload ${i} ${"x".repeat(60)}`], { prepare: true }));
+      if (writes.length >= 256) await flush();
+    }
+    await flush();
+    const exported = run(["snapshot", "export", "--contact-points", contactPoints(), "--keyspace", source, "--to", join(dir, "store"), "--id", "nightly", "--chunks", "8"]);
+    expect(exported.stderr).not.toMatch(/devenv:/);
+    expect(exported.code).toBe(0);
+  });
+
+  afterAll(async () => {
+    await client?.shutdown();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("resumes after SIGKILL midway and ends with identical data, counters exact", async () => {
+    const target = uniqueName("dst");
+    const workDir = join(dir, "work");
+    const args = ["snapshot", "restore", join(dir, "store", "snapshots", "nightly"), "--contact-points", contactPoints(), "--keyspace", target, "--work-dir", workDir, "--concurrency", "2"];
+    const child = spawn(devenv, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stderr = "";
+    const killed = new Promise<void>((resolveKill, reject) => {
+      child.stderr.on("data", (data: Buffer) => {
+        stderr += data.toString();
+        // kill once a few chunks are journalled but most are not
+        const done = [...stderr.matchAll(/^load .* (\d+)\/16 chunks/gm)].map((m) => Number(m[1]));
+        if (done.some((n) => n >= 2 && n <= 12)) child.kill("SIGKILL");
+      });
+      child.on("exit", (_code, signal) => (signal === "SIGKILL" ? resolveKill() : reject(new Error(`restore ended before it was killed:\n${stderr}`))));
+    });
+    await killed;
+    expect(existsSync(join(workDir, "journals", `${target}.ndjson`))).toBe(true);
+
+    const resumed = run(args);
+    expect(resumed.stderr).not.toMatch(/devenv:/);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stdout).toContain("resumed");
+    expect(readdirSync(join(workDir, "journals"))).toEqual([]);
+    expect(await rowsOf(client, `SELECT k, n, m FROM ${target}.a_tallies`)).toEqual(await rowsOf(client, `SELECT k, n, m FROM ${source}.a_tallies`));
+    expect(await rowsOf(client, `SELECT p, c, payload FROM ${target}.events`)).toEqual(await rowsOf(client, `SELECT p, c, payload FROM ${source}.events`));
+  });
+
+  it("fails with one clear line when the snapshot does not exist", () => {
+    const result = run(["snapshot", "restore", join(dir, "store"), "--id", "nope", "--contact-points", contactPoints()]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n")).toHaveLength(1);
+    expect(result.stderr).toMatch(/^devenv: snapshot "nope" not found/);
+  });
+
+  it("verify, ls and show describe the snapshot", () => {
+    const verified = run(["snapshot", "verify", join(dir, "store", "snapshots", "nightly")]);
+    expect(verified.code).toBe(0);
+    expect(verified.stdout).toMatch(/snapshot nightly is intact: 16 chunks, 42,000 rows/);
+    const listed = JSON.parse(run(["snapshot", "ls", join(dir, "store"), "--json"]).stdout) as { id: string; rows: number }[];
+    expect(listed).toEqual([expect.objectContaining({ id: "nightly", rows: 42_000 })]);
+    const shown = run(["snapshot", "show", join(dir, "store"), "--id", "nightly"]);
+    expect(shown.stdout).toMatch(/events\s+30000 rows\s+8 chunks/);
+  });
+});
