@@ -6,6 +6,8 @@ export * from "./cql/value-codec.ts";
 export * from "./schema/keyspace-schema.ts";
 export * from "./export/export-snapshot.ts";
 export * from "./export/token-ranges.ts";
+export * from "./export/staging.ts";
+export * from "./export/chunk-writer.ts";
 export * from "./restore/restore-snapshot.ts";
 export * from "./restore/chunk-cache.ts";
 export * from "./verify-snapshot.ts";

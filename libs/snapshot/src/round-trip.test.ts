@@ -134,8 +134,9 @@ function canonical(value: unknown): unknown {
 
 async function dump(client: cassandra.Client, ks: string, table: string): Promise<unknown[]> {
   const rows: unknown[] = [];
-  for await (const row of client.stream(`SELECT * FROM ${ks}.${table}`, [], { prepare: true, fetchSize: 50 })) {
-    rows.push(canonical(Object.fromEntries((row as cassandra.types.Row).keys().map((k) => [k, (row as cassandra.types.Row).get(k)]))));
+  const stream = client.stream(`SELECT * FROM ${ks}.${table}`, [], { prepare: true, fetchSize: 50 }) as unknown as AsyncIterable<cassandra.types.Row>;
+  for await (const row of stream) {
+    rows.push(canonical(Object.fromEntries(row.keys().map((k) => [k, row.get(k)]))));
   }
   return rows.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }

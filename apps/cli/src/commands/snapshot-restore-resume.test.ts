@@ -16,8 +16,9 @@ function run(args: string[]) {
 
 async function rowsOf(client: cassandra.Client, query: string): Promise<string[]> {
   const rows: string[] = [];
-  for await (const row of client.stream(query, [], { prepare: true, fetchSize: 5000 })) {
-    rows.push(JSON.stringify((row as cassandra.types.Row).values().map(String)));
+  const stream = client.stream(query, [], { prepare: true, fetchSize: 5000 }) as unknown as AsyncIterable<cassandra.types.Row>;
+  for await (const row of stream) {
+    rows.push(JSON.stringify(row.values().map(String)));
   }
   return rows.sort();
 }

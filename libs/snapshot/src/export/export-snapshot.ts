@@ -1,25 +1,13 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { createReadStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import cassandra from "cassandra-driver";
-import {
-  SnapshotManifest,
-  snapshotFormatVersion,
-  snapshotKeys,
-  type SnapshotChunk,
-  type SnapshotTable,
-  type TransferProgress,
-} from "@devenv/protocol";
-import { parseCqlType, quoteIdentifier } from "../cql/cql-type.ts";
-import { codecFor, type JsonValue, type ValueCodec } from "../cql/value-codec.ts";
-import { readKeyspaceSchema, userTypesOf, type TableSchema } from "../schema/keyspace-schema.ts";
+import type cassandra from "cassandra-driver";
+import { snapshotKeys, type SnapshotManifest, type TransferProgress } from "@devenv/protocol";
+import { readKeyspaceSchema, userTypesOf } from "../schema/keyspace-schema.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import { SnapshotError } from "../errors.ts";
-import { mapBounded } from "../util/bounded.ts";
 import { progressReporter } from "../util/progress.ts";
-import { ChunkWriter } from "./chunk-writer.ts";
-import { maxToken, minToken, powerOfTwoAtLeast, splitRing, type TokenRange } from "./token-ranges.ts";
+import { buildManifest, planTables, stageChunks, uploadChunk, writeManifest } from "./staging.ts";
 
 export interface ExportOptions {
   client: cassandra.Client;
@@ -40,108 +28,42 @@ export interface ExportOptions {
   now?: () => Date;
 }
 
-const defaultTargetChunkBytes = 8 * 1024 * 1024;
-const maxChunksPerTable = 4096;
-// the size estimate reads these many thin slices of the ring, each 1/4096 of it
-const sampleSlices = 8;
-const sampleSliceFraction = 4096n;
-
 /** Scans a keyspace by fixed token ranges into content-addressed chunks plus a manifest. */
 export async function exportSnapshot(options: ExportOptions): Promise<SnapshotManifest> {
-  const now = options.now ?? (() => new Date());
-  const createdAt = now();
+  const createdAt = (options.now ?? (() => new Date()))();
   const snapshotId = options.snapshotId ?? defaultSnapshotId(options.keyspace, createdAt);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(snapshotId)) {
-    throw new SnapshotError("invalid-input", `invalid snapshot id "${snapshotId}": use letters, digits, '.', '_' or '-'`);
-  }
-  if (await options.store.head(snapshotKeys.manifest(snapshotId))) {
-    throw new SnapshotError("invalid-input", `snapshot "${snapshotId}" already exists in ${options.store.location}`);
-  }
+  await assertNewSnapshotId(options.store, snapshotId);
   const schema = await readKeyspaceSchema(options.client, options.keyspace, options.tables);
-  const userTypes = userTypesOf(schema.types);
-  const pageSize = options.pageSize ?? 1000;
   const progress = progressReporter("export", options.onProgress);
   const staging = await mkdtemp(join(options.stagingDir ?? tmpdir(), "devenv-export-"));
-
   try {
     progress.update({ phase: "plan" });
-    const plans: { table: TableSchema; codecs: ValueCodec[]; ranges: TokenRange[] }[] = [];
-    for (const table of schema.tables) {
-      const codecs = table.columns.map((c) => codecFor(parseCqlType(c.type), userTypes));
-      const count =
-        options.chunkCount ??
-        powerOfTwoAtLeast(
-          Math.ceil((await estimateTableBytes(options.client, schema.keyspace, table, codecs)) / (options.targetChunkBytes ?? defaultTargetChunkBytes)),
-          maxChunksPerTable,
-        );
-      plans.push({ table, codecs, ranges: splitRing(count) });
-    }
-
-    const tasks = plans.flatMap((plan) => plan.ranges.map((range, index) => ({ plan, range, index })));
-    progress.update({ phase: "scan", chunksTotal: tasks.length });
-    const results = await mapBounded(tasks, options.scanConcurrency ?? 4, async ({ plan, range, index }) => {
-      const path = join(staging, `${plan.table.name}-${index}.ndjson.gz`);
-      const writer = new ChunkWriter(path);
-      try {
-        for await (const page of scanRange(options.client, schema.keyspace, plan.table, range, pageSize)) {
-          for (const row of page) {
-            await writer.writeLine(encodeRow(row, plan.codecs));
-          }
-          progress.add({ rowsDone: page.length });
-        }
-        const chunk = await writer.finish();
+    const plans = await planTables(options.client, schema, userTypesOf(schema.types), options);
+    progress.update({ phase: "scan", chunksTotal: plans.reduce((n, p) => n + p.ranges.length, 0) });
+    const chunks = await stageChunks({
+      client: options.client,
+      keyspace: schema.keyspace,
+      plans,
+      stagingDir: staging,
+      concurrency: options.scanConcurrency ?? 4,
+      pageSize: options.pageSize,
+      onRowsRead: (_plan, rows) => progress.add({ rowsDone: rows }),
+      // upload as soon as a chunk is staged, so staging holds only the chunks in flight
+      onChunk: async (chunk) => {
+        await uploadChunk(options.store, chunk);
+        await rm(chunk.path, { force: true });
         progress.add({ bytesDone: chunk.bytes, chunksDone: 1 });
-        if (chunk.rows === 0) return undefined;
-        const key = snapshotKeys.chunk(chunk.sha256);
-        // content addressing: a chunk another snapshot already stored is not uploaded again
-        if (!(await options.store.head(key))) await options.store.put(key, createReadStream(chunk.path), chunk.bytes);
-        const entry: SnapshotChunk = {
-          sha256: chunk.sha256,
-          rows: chunk.rows,
-          bytes: chunk.bytes,
-          rawBytes: chunk.rawBytes,
-          tokenRange: { start: range.start.toString(), end: range.end.toString() },
-        };
-        return { table: plan.table.name, index, entry };
-      } finally {
-        writer.destroy();
-        await rm(path, { force: true });
-      }
+      },
     });
-
-    const tables: SnapshotTable[] = plans.map(({ table }) => {
-      const chunks = results
-        .filter((r) => r !== undefined && r.table === table.name)
-        .sort((a, b) => a!.index - b!.index)
-        .map((r) => r!.entry);
-      return {
-        name: table.name,
-        columns: table.columns,
-        counter: table.counter,
-        chunks,
-        rows: chunks.reduce((n, c) => n + c.rows, 0),
-        bytes: chunks.reduce((n, c) => n + c.bytes, 0),
-      };
-    });
-    const manifest = SnapshotManifest.parse({
-      formatVersion: snapshotFormatVersion,
+    const manifest = buildManifest({
       id: snapshotId,
-      createdAt: createdAt.toISOString(),
-      source: {
-        description: options.description ?? `keyspace ${schema.keyspace}`,
-        keyspace: schema.keyspace,
-        cassandraVersion: schema.cassandraVersion,
-      },
-      schema: { types: schema.types, statements: schema.statements },
-      tables,
-      totals: {
-        tables: tables.length,
-        chunks: tables.reduce((n, t) => n + t.chunks.length, 0),
-        rows: tables.reduce((n, t) => n + t.rows, 0),
-        bytes: tables.reduce((n, t) => n + t.bytes, 0),
-      },
+      createdAt,
+      description: options.description ?? `keyspace ${schema.keyspace}`,
+      schema,
+      plans,
+      chunks,
     });
-    await options.store.put(snapshotKeys.manifest(snapshotId), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+    await writeManifest(options.store, manifest);
     progress.update({ phase: "done" }, true);
     return manifest;
   } finally {
@@ -154,55 +76,11 @@ export function defaultSnapshotId(keyspace: string, at: Date): string {
   return `${keyspace.replace(/[^A-Za-z0-9._-]/g, "_")}-${stamp}`;
 }
 
-function encodeRow(row: cassandra.types.Row, codecs: readonly ValueCodec[]): string {
-  const cells = row.values();
-  const values: JsonValue[] = new Array(codecs.length);
-  for (let i = 0; i < codecs.length; i++) values[i] = codecs[i]!.toJson(cells[i]);
-  return JSON.stringify(values);
-}
-
-function selectStatement(keyspace: string, table: TableSchema): string {
-  const q = quoteIdentifier;
-  const partition = table.columns.filter((c) => c.kind === "partition_key").map((c) => q(c.name)).join(", ");
-  const columns = table.columns.map((c) => q(c.name)).join(", ");
-  return `SELECT ${columns} FROM ${q(keyspace)}.${q(table.name)} WHERE token(${partition}) > ? AND token(${partition}) <= ?`;
-}
-
-/** Pages through one token range; each page is awaited by the consumer before the next is fetched. */
-async function* scanRange(
-  client: cassandra.Client,
-  keyspace: string,
-  table: TableSchema,
-  range: TokenRange,
-  pageSize: number,
-): AsyncGenerator<cassandra.types.Row[]> {
-  const query = selectStatement(keyspace, table);
-  // token() binds a bigint: the driver's Long keeps 64-bit values exact
-  const { types } = cassandra;
-  const params = [types.Long.fromString(range.start.toString()), types.Long.fromString(range.end.toString())];
-  let pageState: string | undefined;
-  do {
-    const result = await client.execute(query, params, { prepare: true, fetchSize: pageSize, pageState, isIdempotent: true });
-    yield result.rows;
-    pageState = result.pageState ?? undefined;
-  } while (pageState);
-}
-
-/** Estimates a table's NDJSON size from a few thin, evenly spaced slices of the ring. */
-async function estimateTableBytes(
-  client: cassandra.Client,
-  keyspace: string,
-  table: TableSchema,
-  codecs: readonly ValueCodec[],
-): Promise<number> {
-  const ring = maxToken - minToken + 1n;
-  let bytes = 0;
-  for (let i = 0n; i < BigInt(sampleSlices); i++) {
-    const start = minToken + (ring * i) / BigInt(sampleSlices);
-    const range = { start, end: start + ring / sampleSliceFraction };
-    for await (const page of scanRange(client, keyspace, table, range, 1000)) {
-      for (const row of page) bytes += encodeRow(row, codecs).length + 1;
-    }
+export async function assertNewSnapshotId(store: BlobStore, snapshotId: string): Promise<void> {
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(snapshotId)) {
+    throw new SnapshotError("invalid-input", `invalid snapshot id "${snapshotId}": use letters, digits, '.', '_' or '-'`);
   }
-  return (bytes * Number(sampleSliceFraction)) / sampleSlices;
+  if (await store.head(snapshotKeys.manifest(snapshotId))) {
+    throw new SnapshotError("invalid-input", `snapshot "${snapshotId}" already exists in ${store.location}`);
+  }
 }

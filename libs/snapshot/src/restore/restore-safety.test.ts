@@ -46,7 +46,7 @@ describe("restore refuses bad input and leaves the target keyspace untouched", (
     await expect(attempt).rejects.toBeInstanceOf(SnapshotError);
     if (code) await expect(attempt).rejects.toMatchObject({ code });
     await expectTargetIntact();
-    return attempt.catch((e: unknown) => e as SnapshotError);
+    return (await attempt.catch((e: unknown) => e)) as SnapshotError;
   }
 
   function copySnapshot(id: string, edit: (manifest: Record<string, unknown>) => void): void {

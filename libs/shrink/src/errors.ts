@@ -1,0 +1,26 @@
+/** The shrink library's one error type, with a closed set of codes; `cliCode` tells the CLI how to report it. */
+export const shrinkErrorCodes = ["invalid-rules", "rules-incomplete", "invalid-input", "secret-missing", "leak-found", "failed"] as const;
+export type ShrinkErrorCode = (typeof shrinkErrorCodes)[number];
+
+export class ShrinkError extends Error {
+  readonly code: ShrinkErrorCode;
+  constructor(code: ShrinkErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ShrinkError";
+    this.code = code;
+  }
+
+  get cliCode(): "usage" | "config" | "failed" {
+    switch (this.code) {
+      case "invalid-rules":
+      case "rules-incomplete":
+      case "secret-missing":
+        return "config";
+      case "invalid-input":
+        return "usage";
+      case "leak-found":
+      case "failed":
+        return "failed";
+    }
+  }
+}

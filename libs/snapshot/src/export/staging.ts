@@ -1,0 +1,222 @@
+import { createReadStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import cassandra from "cassandra-driver";
+import {
+  SnapshotManifest,
+  snapshotFormatVersion,
+  snapshotKeys,
+  type SnapshotChunk,
+  type SnapshotTable,
+} from "@devenv/protocol";
+import { parseCqlType, quoteIdentifier } from "../cql/cql-type.ts";
+import { codecFor, type JsonValue, type UserTypes, type ValueCodec } from "../cql/value-codec.ts";
+import type { KeyspaceSchema, TableSchema } from "../schema/keyspace-schema.ts";
+import type { BlobStore } from "../store/blob-store.ts";
+import { mapBounded } from "../util/bounded.ts";
+import { ChunkWriter } from "./chunk-writer.ts";
+import { maxToken, minToken, powerOfTwoAtLeast, splitRing, type TokenRange } from "./token-ranges.ts";
+
+export const defaultTargetChunkBytes = 8 * 1024 * 1024;
+const maxChunksPerTable = 4096;
+// the size estimate reads these many thin slices of the ring, each 1/4096 of it
+const sampleSlices = 8;
+const sampleSliceFraction = 4096n;
+
+/** A table with the codecs of its columns and the fixed token ranges its chunks cover. */
+export interface TablePlan {
+  table: TableSchema;
+  codecs: ValueCodec[];
+  ranges: TokenRange[];
+}
+
+/** One chunk written to the staging directory, not yet in any store. */
+export interface StagedChunk {
+  table: string;
+  index: number;
+  range: TokenRange;
+  path: string;
+  sha256: string;
+  rows: number;
+  bytes: number;
+  rawBytes: number;
+}
+
+/** Decides each chunk count: fixed when asked, else from a size estimate rounded up to a power of two. */
+export async function planTables(
+  client: cassandra.Client,
+  schema: KeyspaceSchema,
+  userTypes: UserTypes,
+  options: { chunkCount?: number; targetChunkBytes?: number },
+): Promise<TablePlan[]> {
+  const plans: TablePlan[] = [];
+  for (const table of schema.tables) {
+    const codecs = table.columns.map((c) => codecFor(parseCqlType(c.type), userTypes));
+    const count =
+      options.chunkCount ??
+      powerOfTwoAtLeast(
+        Math.ceil((await estimateTableBytes(client, schema.keyspace, table, codecs)) / (options.targetChunkBytes ?? defaultTargetChunkBytes)),
+        maxChunksPerTable,
+      );
+    plans.push({ table, codecs, ranges: splitRing(count) });
+  }
+  return plans;
+}
+
+/** Turns a row's driver values into the JSON values of a chunk line, or drops it (undefined). */
+export type RowMapper = (plan: TablePlan, cells: readonly unknown[]) => JsonValue[] | undefined;
+
+export const encodeAll: RowMapper = (plan, cells) => {
+  const values: JsonValue[] = new Array(plan.codecs.length);
+  for (let i = 0; i < plan.codecs.length; i++) values[i] = plan.codecs[i]!.toJson(cells[i]);
+  return values;
+};
+
+export interface StageOptions {
+  client: cassandra.Client;
+  keyspace: string;
+  plans: readonly TablePlan[];
+  stagingDir: string;
+  concurrency: number;
+  pageSize?: number;
+  mapRow?: RowMapper;
+  onRowsRead?: (plan: TablePlan, rows: number) => void;
+  /** Called as each chunk is staged; e.g. upload it and remove the file at once. */
+  onChunk?: (chunk: StagedChunk) => Promise<void>;
+}
+
+/**
+ * Scans every planned token range with paging, at bounded concurrency, and
+ * writes the mapped rows of each range into one gzip NDJSON file. Memory is
+ * bounded by page size times concurrency. Empty ranges yield no chunk.
+ */
+export async function stageChunks(options: StageOptions): Promise<StagedChunk[]> {
+  const mapRow = options.mapRow ?? encodeAll;
+  const tasks = options.plans.flatMap((plan) => plan.ranges.map((range, index) => ({ plan, range, index })));
+  const staged = await mapBounded(tasks, options.concurrency, async ({ plan, range, index }) => {
+    const path = join(options.stagingDir, `${plan.table.name}-${index}.ndjson.gz`);
+    const writer = new ChunkWriter(path);
+    try {
+      for await (const page of scanRange(options.client, options.keyspace, plan.table, range, options.pageSize ?? 1000)) {
+        for (const row of page) {
+          const values = mapRow(plan, row.values());
+          if (values) await writer.writeLine(JSON.stringify(values));
+        }
+        options.onRowsRead?.(plan, page.length);
+      }
+      const written = await writer.finish();
+      if (written.rows === 0) {
+        await rm(path, { force: true });
+        return undefined;
+      }
+      const chunk: StagedChunk = { table: plan.table.name, index, range, ...written };
+      await options.onChunk?.(chunk);
+      return chunk;
+    } catch (error) {
+      writer.destroy();
+      await rm(path, { force: true });
+      throw error;
+    }
+  });
+  return staged.filter((c): c is StagedChunk => c !== undefined);
+}
+
+/** Uploads a staged chunk unless the store already has it: content addressing makes that a no-op. */
+export async function uploadChunk(store: BlobStore, chunk: StagedChunk): Promise<boolean> {
+  const key = snapshotKeys.chunk(chunk.sha256);
+  if (await store.head(key)) return false;
+  await store.put(key, createReadStream(chunk.path), chunk.bytes);
+  return true;
+}
+
+export interface ManifestInput {
+  id: string;
+  createdAt: Date;
+  description: string;
+  schema: KeyspaceSchema;
+  plans: readonly TablePlan[];
+  chunks: readonly StagedChunk[];
+}
+
+export function buildManifest(input: ManifestInput): SnapshotManifest {
+  const tables: SnapshotTable[] = input.plans.map(({ table }) => {
+    const chunks: SnapshotChunk[] = input.chunks
+      .filter((c) => c.table === table.name)
+      .sort((a, b) => a.index - b.index)
+      .map((c) => ({
+        sha256: c.sha256,
+        rows: c.rows,
+        bytes: c.bytes,
+        rawBytes: c.rawBytes,
+        tokenRange: { start: c.range.start.toString(), end: c.range.end.toString() },
+      }));
+    return {
+      name: table.name,
+      columns: table.columns,
+      counter: table.counter,
+      chunks,
+      rows: chunks.reduce((n, c) => n + c.rows, 0),
+      bytes: chunks.reduce((n, c) => n + c.bytes, 0),
+    };
+  });
+  return SnapshotManifest.parse({
+    formatVersion: snapshotFormatVersion,
+    id: input.id,
+    createdAt: input.createdAt.toISOString(),
+    source: { description: input.description, keyspace: input.schema.keyspace, cassandraVersion: input.schema.cassandraVersion },
+    schema: { types: input.schema.types, statements: input.schema.statements },
+    tables,
+    totals: {
+      tables: tables.length,
+      chunks: tables.reduce((n, t) => n + t.chunks.length, 0),
+      rows: tables.reduce((n, t) => n + t.rows, 0),
+      bytes: tables.reduce((n, t) => n + t.bytes, 0),
+    },
+  });
+}
+
+/** Publishing the manifest is the last step: a snapshot without one does not exist for readers. */
+export async function writeManifest(store: BlobStore, manifest: SnapshotManifest): Promise<void> {
+  await store.put(snapshotKeys.manifest(manifest.id), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+}
+
+function selectStatement(keyspace: string, table: TableSchema): string {
+  const q = quoteIdentifier;
+  const partition = table.columns.filter((c) => c.kind === "partition_key").map((c) => q(c.name)).join(", ");
+  const columns = table.columns.map((c) => q(c.name)).join(", ");
+  return `SELECT ${columns} FROM ${q(keyspace)}.${q(table.name)} WHERE token(${partition}) > ? AND token(${partition}) <= ?`;
+}
+
+/** Pages through one token range; each page is awaited by the consumer before the next is fetched. */
+export async function* scanRange(
+  client: cassandra.Client,
+  keyspace: string,
+  table: TableSchema,
+  range: TokenRange,
+  pageSize: number,
+): AsyncGenerator<cassandra.types.Row[]> {
+  const query = selectStatement(keyspace, table);
+  // token() binds a bigint: the driver's Long keeps 64-bit values exact
+  const params = [cassandra.types.Long.fromString(range.start.toString()), cassandra.types.Long.fromString(range.end.toString())];
+  let pageState: string | undefined;
+  do {
+    const result = await client.execute(query, params, { prepare: true, fetchSize: pageSize, pageState, isIdempotent: true });
+    yield result.rows;
+    pageState = result.pageState ?? undefined;
+  } while (pageState);
+}
+
+/** Estimates a table's NDJSON size from a few thin, evenly spaced slices of the ring. */
+async function estimateTableBytes(client: cassandra.Client, keyspace: string, table: TableSchema, codecs: readonly ValueCodec[]): Promise<number> {
+  const ring = maxToken - minToken + 1n;
+  const plan: TablePlan = { table, codecs: [...codecs], ranges: [] };
+  let bytes = 0;
+  for (let i = 0n; i < BigInt(sampleSlices); i++) {
+    const start = minToken + (ring * i) / BigInt(sampleSlices);
+    const range = { start, end: start + ring / sampleSliceFraction };
+    for await (const page of scanRange(client, keyspace, table, range, 1000)) {
+      for (const row of page) bytes += JSON.stringify(encodeAll(plan, row.values())).length + 1;
+    }
+  }
+  return (bytes * Number(sampleSliceFraction)) / sampleSlices;
+}
