@@ -15,7 +15,8 @@ const projects = [
 ];
 
 export default defineConfig({
-  resolve: { conditions: ["devenv-source"] },
+  // source imports of our own packages, in test files and in the global setup alike
+  resolve: { conditions: ["devenv-source"], externalConditions: ["devenv-source"] },
   ssr: { resolve: { conditions: ["devenv-source"], externalConditions: ["devenv-source"] } },
   test: {
     root: import.meta.dirname,

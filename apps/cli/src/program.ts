@@ -9,6 +9,8 @@ import { snapshotCommand } from "./commands/snapshot.ts";
 export interface CommandContext {
   config(): CliConfig;
   output(json?: boolean): Output;
+  /** The environment the program was created with (commands read DEVENV_* from it, never process.env). */
+  env: NodeJS.ProcessEnv;
 }
 
 export function createProgram(env: NodeJS.ProcessEnv): Command {
@@ -25,6 +27,7 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
       return loadConfig({ env, flags });
     },
     output: (json = false) => createOutput({ json }),
+    env,
   };
 
   program.addCommand(cassandraCommand(context));

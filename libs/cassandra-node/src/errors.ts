@@ -1,6 +1,7 @@
 /** Failures of this library, a closed set; each says how a CLI should classify it. */
 export const cassandraNodeErrorCodes = [
   "invalid-options",
+  "dir-unusable",
   "address-unavailable",
   "java-missing",
   "maven-missing",
@@ -19,6 +20,7 @@ function cliCodeFor(code: CassandraNodeErrorCode): CliCode {
   switch (code) {
     case "invalid-options":
       return "usage";
+    case "dir-unusable":
     case "address-unavailable":
       return "config";
     case "java-missing":

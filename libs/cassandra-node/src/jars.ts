@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { delimiter, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defaultCacheDir, defaultCassandraVersion } from "./cache-dir.ts";
 import { processRunner, type CommandRunner } from "./command-runner.ts";
+import { makeDirs } from "./dirs.ts";
 import { CassandraNodeError } from "./errors.ts";
 import { findJava, type JavaRuntime } from "./java.ts";
 
@@ -63,10 +64,9 @@ export async function resolveCassandraJars(options: ResolveJarsOptions = {}): Pr
   const env = options.env ?? process.env;
   const java = options.java ?? (await findJava(runner, env));
   const mvn = await findMaven(runner, env, java);
-  options.onProgress?.(`downloading Cassandra ${version} jars from Maven Central (first run only)…`);
-
   const versionDir = join(cacheDir, "cassandra", version);
-  mkdirSync(versionDir, { recursive: true });
+  makeDirs(versionDir, "the jar cache");
+  options.onProgress?.(`downloading Cassandra ${version} jars from Maven Central (first run only)…`);
   const workDir = join(versionDir, `.resolve-${process.pid}-${randomBytes(4).toString("hex")}`);
   mkdirSync(workDir);
   try {
@@ -108,6 +108,12 @@ export async function resolveCassandraJars(options: ResolveJarsOptions = {}): Pr
     return { version, libDir, jars, downloaded: true, elapsedMs: Date.now() - started };
   } finally {
     rmSync(workDir, { recursive: true, force: true });
+    // a version Maven could not fetch leaves no empty folder behind (rmdir keeps a full one)
+    try {
+      rmdirSync(versionDir);
+    } catch {
+      // not empty: the jars are there
+    }
   }
 }
 

@@ -142,6 +142,8 @@ export function jvmOptions(layout: NodeLayout): string[] {
     "-XX:MaxTenuringThreshold=1",
     "-XX:MaxGCPauseMillis=300",
     "-XX:+UseThreadPriorities",
+    // a node that ran out of heap is broken; exiting lets status say so and start recover it
+    "-XX:+ExitOnOutOfMemoryError",
     "-XX:+PerfDisableSharedMem",
     "-XX:+UseTLAB",
     "-XX:+ResizeTLAB",
@@ -184,6 +186,7 @@ export function jvmOptions(layout: NodeLayout): string[] {
     `-Dcassandra.logdir=${logDir(layout.dataDir)}`,
     "-Dcassandra-foreground=yes",
     `-Dcassandra.jmx.local.port=${layout.jmxPort}`,
+    `-Dcassandra.triggers_dir=${join(conf, "triggers")}`,
     // a single node has nobody to wait for
     "-Dcassandra.skip_wait_for_gossip_to_settle=0",
     "-Dcassandra.superuser_setup_delay_ms=0",

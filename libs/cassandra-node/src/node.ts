@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readSync, fstatSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readSync, fstatSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { defaultCacheDir, defaultCassandraVersion } from "./cache-dir.ts";
 import { systemClock, type Clock } from "./clock.ts";
 import { processRunner, type CommandRunner } from "./command-runner.ts";
 import { queryReleaseVersion } from "./cql-probe.ts";
 import { CassandraNodeError } from "./errors.ts";
+import { assertCanCreate, makeDirs } from "./dirs.ts";
 import { findJava } from "./java.ts";
 import { resolveCassandraJars } from "./jars.ts";
 import {
@@ -98,6 +99,7 @@ export async function startCassandraNode(options: CassandraNodeOptions, start: S
   const nativePort = options.nativePort ?? defaultNativePort;
   const heap = options.heap ?? defaults.heap;
   validateOptions({ ...options, listenAddress, nativePort, heap });
+  assertCanCreate(dataDir, "the node's files");
 
   const existing = readNodeRecord(dataDir);
   if (existing && isOurJvm(existing.pid, dataDir)) {
@@ -193,8 +195,8 @@ export async function startCassandraNode(options: CassandraNodeOptions, start: S
       logFile: systemLogFile(dataDir),
     };
   } catch (error) {
-    // a half-started node must not linger holding ports
-    signal(pid, "SIGKILL");
+    // a half-started node must not linger holding ports (once exited, the pid is not ours to signal)
+    if (exit === undefined) signal(pid, "SIGKILL");
     removeNodeRecord(dataDir);
     throw error;
   }
@@ -303,8 +305,8 @@ function argFilePath(dataDir: string): string {
 
 function writeNodeFiles(layout: NodeLayout): string {
   const conf = confDir(layout.dataDir);
-  for (const dir of [conf, logDir(layout.dataDir), ...["data", "commitlog", "hints", "saved_caches", "cdc_raw"].map((d) => join(layout.dataDir, d))]) {
-    mkdirSync(dir, { recursive: true });
+  for (const dir of [conf, join(conf, "triggers"), logDir(layout.dataDir), ...["data", "commitlog", "hints", "saved_caches", "cdc_raw"].map((d) => join(layout.dataDir, d))]) {
+    makeDirs(dir, "the node's files");
   }
   writeFileSync(join(conf, "cassandra.yaml"), cassandraYaml(layout));
   writeFileSync(join(conf, "logback.xml"), logbackXml(layout.dataDir));
