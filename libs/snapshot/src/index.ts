@@ -10,5 +10,6 @@ export * from "./export/staging.ts";
 export * from "./export/chunk-writer.ts";
 export * from "./restore/restore-snapshot.ts";
 export * from "./restore/chunk-cache.ts";
+export * from "./restore/lines.ts";
 export * from "./verify-snapshot.ts";
 export * from "./store/index.ts";

@@ -5,18 +5,17 @@ import {
   connectCassandra,
   exportSnapshot,
   listSnapshotIds,
-  openStore,
   parseContactPoints,
   readManifest,
   restoreSnapshot,
   verifySnapshot,
-  type BlobStore,
 } from "@devenv/snapshot";
 import { CliError } from "../errors.ts";
 import type { Output } from "../output.ts";
 import type { CommandContext } from "../program.ts";
 import { formatBytes, formatProgress } from "../progress-line.ts";
 import { positiveInt } from "./options.ts";
+import { openStoreOrFail, resolveSnapshot } from "./snapshot-location.ts";
 
 export function snapshotCommand(context: CommandContext): Command {
   const snapshot = new Command("snapshot").description("export, restore, verify and list snapshots");
@@ -37,7 +36,7 @@ export function snapshotCommand(context: CommandContext): Command {
     .option("--json", "print the manifest summary as JSON")
     .action(async (opts: ExportFlags) => {
       const output = context.output(opts.json);
-      const store = await openStoreOrFail(opts.to);
+      const store = openStoreOrFail(opts.to);
       const client = await connectCassandra({ contactPoints: parseContactPoints(opts.contactPoints), localDataCenter: opts.datacenter });
       try {
         const manifest = await exportSnapshot({
@@ -132,7 +131,7 @@ export function snapshotCommand(context: CommandContext): Command {
     .option("--json", "print as JSON")
     .action(async (location: string, opts: { json?: boolean }) => {
       const output = context.output(opts.json);
-      const store = await openStoreOrFail(location);
+      const store = openStoreOrFail(location);
       const rows = [];
       for (const id of await listSnapshotIds(store)) {
         const m = await readManifest(store, id);
@@ -200,25 +199,7 @@ function datacenterOption(): Option {
   return new Option("--datacenter <name>", "local data center of the contact points").env("DEVENV_DATACENTER").default("datacenter1");
 }
 
-async function openStoreOrFail(location: string): Promise<BlobStore> {
-  try {
-    return await openStore(location);
-  } catch (error) {
-    throw new CliError("usage", (error as Error).message, { cause: error });
-  }
-}
 
-/** `<store>/snapshots/<id>[/manifest.json]`, or a store plus --id, or a store holding exactly one snapshot. */
-async function resolveSnapshot(from: string, id: string | undefined): Promise<{ store: BlobStore; id: string }> {
-  const match = /^(.*?)\/?snapshots\/([^/]+)\/?(?:manifest\.json)?$/.exec(from);
-  if (match && id === undefined) return { store: await openStoreOrFail(match[1] || "."), id: match[2]! };
-  const store = await openStoreOrFail(from);
-  if (id !== undefined) return { store, id };
-  const ids = await listSnapshotIds(store);
-  if (ids.length === 1) return { store, id: ids[0]! };
-  if (ids.length === 0) throw new CliError("not-found", `no snapshots in ${store.location}`);
-  throw new CliError("usage", `${store.location} holds ${ids.length} snapshots; pick one with --id (${ids.slice(-5).join(", ")})`);
-}
 
 function progressPrinter(output: Output): (p: TransferProgress) => void {
   return (p) => {
