@@ -17,6 +17,10 @@ cache="${DEVENV_CACHE_DIR:-$HOME/.cache/devenv}"
 bench="$cache/bench"
 maven_central="https://repo1.maven.org/maven2"
 
+# a Maven work folder, removed however the script ends
+work=""
+trap '[[ -z "$work" ]] || rm -rf "$work"' EXIT
+
 log() { echo "    $*" >&2; }
 fail() { echo "install-bench-peers: $*" >&2; exit 1; }
 
@@ -77,9 +81,8 @@ install_dsbulk() {
   local mvn="${DEVENV_MVN:-mvn}"
   command -v "$mvn" >/dev/null || fail "Maven not found ($mvn); install maven, needed once to fetch dsbulk"
   log "downloading dsbulk $version jars from Maven Central (first run only)…"
-  local work
+  mkdir -p "$bench/dsbulk"
   work="$(mktemp -d "$bench/dsbulk/.resolve-XXXXXX")"
-  trap 'rm -rf "$work"' RETURN
   cp "$root/test/bench/dsbulk/pom.xml" "$work/pom.xml"
   if ! "$mvn" -B -q --no-transfer-progress -Dstyle.color=never -f "$work/pom.xml" \
     "-Ddsbulk.version=$version" "-Ddsbulk.libDir=$work/lib" \

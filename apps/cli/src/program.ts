@@ -4,6 +4,8 @@ import { CliError } from "./errors.ts";
 import { createOutput, type Output } from "./output.ts";
 import { cassandraCommand } from "./commands/cassandra.ts";
 import { snapshotCommand } from "./commands/snapshot.ts";
+import { shrinkCommand } from "./commands/shrink.ts";
+import { generateCommand } from "./commands/generate.ts";
 
 /** What every command receives: resolved config and where to write. */
 export interface CommandContext {
@@ -32,6 +34,8 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
 
   program.addCommand(cassandraCommand(context));
   program.addCommand(snapshotCommand(context));
+  program.addCommand(shrinkCommand(context));
+  program.addCommand(generateCommand(context));
   applyErrorHandling(program);
   return program;
 }

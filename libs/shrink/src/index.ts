@@ -1,1 +1,9 @@
-export {};
+export * from "./errors.ts";
+export * from "./rules/rules-schema.ts";
+export * from "./rules/load-rules.ts";
+export * from "./rules/resolve-secret.ts";
+export * from "./plan/shrink-plan.ts";
+export * from "./run/shrink-snapshot.ts";
+export * from "./audit/audit-chunks.ts";
+export * from "./audit/audit-snapshot.ts";
+export * from "./generate/index.ts";

@@ -1,0 +1,114 @@
+import { chunkLines, type JsonValue } from "@devenv/snapshot";
+import type { BloomFilter } from "./bloom-filter.ts";
+import { normalizeForAudit } from "./normalize-for-audit.ts";
+import { findPii } from "../scrub/pii-patterns.ts";
+import { isReservedCard, isReservedEmail, isReservedPhone } from "../scrub/pseudonyms.ts";
+import { normalizeName } from "../scrub/normalize.ts";
+
+export interface AuditFinding {
+  table: string;
+  column: string;
+  /** The row's primary key values, as JSON. */
+  rowKey: string;
+  kind: "email" | "phone" | "card" | "source-value";
+  /** The finding, masked so the report itself does not leak it. */
+  excerpt: string;
+}
+
+export interface AuditedTable {
+  name: string;
+  columns: readonly { name: string; kind: string }[];
+}
+
+export interface AuditOptions {
+  /** Normalised PII values of the source (kept and dropped rows): none may appear in the output. */
+  sourcePii?: BloomFilter;
+  /** Our own pseudonyms (lower case): a fake name equal to a real one is not a leak. */
+  pseudonymOutputs?: ReadonlySet<string>;
+  maxFindings?: number;
+}
+
+/**
+ * Scans every cell of the chunks, JSON and free text included: PII patterns that
+ * are not our reserved fakes, and exact source PII values (emails, phones, and
+ * runs of 2 to 4 words for names and addresses) found in the source filter.
+ */
+export async function auditChunks(
+  chunks: readonly { table: string; path: string }[],
+  tables: readonly AuditedTable[],
+  options: AuditOptions = {},
+): Promise<{ cellsScanned: number; findings: AuditFinding[] }> {
+  const findings: AuditFinding[] = [];
+  const max = options.maxFindings ?? 1000;
+  let cellsScanned = 0;
+  for (const chunk of chunks) {
+    const table = tables.find((t) => t.name === chunk.table);
+    if (!table) continue;
+    const keyIndexes = table.columns.flatMap((c, i) => (c.kind === "partition_key" || c.kind === "clustering" ? [i] : []));
+    for await (const line of chunkLines(chunk.path)) {
+      const row = JSON.parse(line) as JsonValue[];
+      for (let i = 0; i < row.length; i++) {
+        cellsScanned++;
+        forEachString(row[i] ?? null, (text) => {
+          for (const finding of auditString(text, options)) {
+            if (findings.length >= max) return;
+            findings.push({
+              table: chunk.table,
+              column: table.columns[i]!.name,
+              rowKey: JSON.stringify(keyIndexes.map((k) => row[k])),
+              ...finding,
+            });
+          }
+        });
+      }
+      if (findings.length >= max) return { cellsScanned, findings };
+    }
+  }
+  return { cellsScanned, findings };
+}
+
+/** Findings in one string. */
+export function auditString(text: string, options: AuditOptions): { kind: AuditFinding["kind"]; excerpt: string }[] {
+  const out: { kind: AuditFinding["kind"]; excerpt: string }[] = [];
+  for (const match of findPii(text)) {
+    if (match.kind === "email" && isReservedEmail(match.value)) continue;
+    if (match.kind === "phone" && isReservedPhone(match.value)) continue;
+    if (match.kind === "card" && isReservedCard(match.value)) continue;
+    out.push({ kind: match.kind, excerpt: mask(match.value) });
+  }
+  const filter = options.sourcePii;
+  if (filter && text.length > 0) {
+    // whole value (e.g. a raw phone in an odd format) and word runs (names, addresses)
+    for (const kind of ["email", "phone"] as const) {
+      if (filter.has(normalizeForAudit(kind, text)) && !isOurs(text, options)) out.push({ kind: "source-value", excerpt: mask(text) });
+    }
+    const words = text.split(/[^\p{L}\p{M}'’-]+/u).filter(Boolean);
+    for (let n = 2; n <= 4; n++) {
+      for (let start = 0; start + n <= words.length; start++) {
+        const phrase = words.slice(start, start + n).join(" ");
+        if (filter.has(`words:${normalizeName(phrase)}`) && !isOurs(phrase, options)) out.push({ kind: "source-value", excerpt: mask(phrase) });
+      }
+    }
+  }
+  return out;
+}
+
+function isOurs(text: string, options: AuditOptions): boolean {
+  return options.pseudonymOutputs?.has(text.toLowerCase()) ?? false;
+}
+
+function forEachString(value: JsonValue, fn: (text: string) => void): void {
+  if (typeof value === "string") {
+    fn(value);
+  } else if (Array.isArray(value)) {
+    for (const v of value) forEachString(v, fn);
+  } else if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) forEachString(v, fn);
+  }
+}
+
+/** Shows enough to find the value in the source, not enough to leak it. */
+function mask(value: string): string {
+  if (value.length <= 4) return "****";
+  return `${value.slice(0, 2)}${"*".repeat(Math.min(12, value.length - 4))}${value.slice(-2)}`;
+}
