@@ -1,5 +1,4 @@
 import { execFile, execFileSync, spawn } from "node:child_process";
-import type { ChildProcess } from "node:child_process";
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { freePort } from "./ports.ts";
 import type { RunningService } from "./service.ts";
+import { delay, exitDescription, exited, keepTail, stopChild } from "./child-process.ts";
 
 export interface PostgresInfo {
   /** Superuser URL of the server's maintenance database, e.g. postgres://postgres@127.0.0.1:41234/postgres */
@@ -223,41 +223,4 @@ function redact(url: string): string {
   } catch {
     return "(unparseable URL)";
   }
-}
-
-function keepTail(child: ChildProcess, maxLines: number): () => string {
-  const lines: string[] = [];
-  let partial = "";
-  const onData = (chunk: Buffer) => {
-    const parts = (partial + chunk.toString("utf8")).split("\n");
-    partial = parts.pop() ?? "";
-    lines.push(...parts);
-    if (lines.length > maxLines) lines.splice(0, lines.length - maxLines);
-  };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
-  // e.g. EACCES from spawn: without a listener it would crash the test process
-  child.on("error", (error) => lines.push(`spawn failed: ${error.message}`));
-  return () => [...lines, partial].filter((line) => line !== "").join("\n");
-}
-
-function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-function exitDescription(child: ChildProcess): string {
-  return child.signalCode !== null ? `signal ${child.signalCode}` : `code ${child.exitCode}`;
-}
-
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals, deadlineMs: number): Promise<void> {
-  if (exited(child)) return;
-  const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill("SIGKILL"), deadlineMs);
-  await gone;
-  clearTimeout(timer);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -22,3 +22,4 @@ export {
   type StoppedCassandraNode,
 } from "./node.ts";
 export { residentBytes } from "./processes.ts";
+export { freePort } from "./ports.ts";
