@@ -1,2 +1,3 @@
 export * from "./version.ts";
 export * from "./snapshot-manifest.ts";
+export * from "./agent-protocol.ts";
