@@ -1,13 +1,18 @@
+import type { AuditFinding } from "./audit/audit-chunks.ts";
+
 /** The shrink library's one error type, with a closed set of codes; `cliCode` tells the CLI how to report it. */
 export const shrinkErrorCodes = ["invalid-rules", "rules-incomplete", "invalid-input", "secret-missing", "leak-found", "failed"] as const;
 export type ShrinkErrorCode = (typeof shrinkErrorCodes)[number];
 
 export class ShrinkError extends Error {
   readonly code: ShrinkErrorCode;
-  constructor(code: ShrinkErrorCode, message: string, options?: { cause?: unknown }) {
+  /** With `leak-found`: every finding of the audit (the message shows the first ones). */
+  readonly findings: readonly AuditFinding[];
+  constructor(code: ShrinkErrorCode, message: string, options?: { cause?: unknown; findings?: readonly AuditFinding[] }) {
     super(message, options);
     this.name = "ShrinkError";
     this.code = code;
+    this.findings = options?.findings ?? [];
   }
 
   get cliCode(): "usage" | "config" | "failed" {

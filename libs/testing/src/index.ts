@@ -42,3 +42,15 @@ export async function createKeyspace(client: cassandra.Client, prefix = "t"): Pr
   await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
   return keyspace;
 }
+
+/** Every row of a table, paged (tests' tables are small enough to hold). */
+export async function selectAll(client: cassandra.Client, keyspace: string, table: string): Promise<cassandra.types.Row[]> {
+  const rows: cassandra.types.Row[] = [];
+  let pageState: string | undefined;
+  do {
+    const page = await client.execute(`SELECT * FROM ${keyspace}.${table}`, [], { prepare: true, fetchSize: 1000, pageState });
+    rows.push(...page.rows);
+    pageState = page.pageState ?? undefined;
+  } while (pageState);
+  return rows;
+}

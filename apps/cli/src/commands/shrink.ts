@@ -18,7 +18,7 @@ export function shrinkCommand(context: CommandContext): Command {
     .option("--to <store>", "directory or s3://bucket/prefix to publish the snapshot to")
     .option("--id <id>", "snapshot id (default: <keyspace>-dev-<UTC timestamp>)")
     .option("--org <id>", "keep exactly this organisation (to reproduce a customer's bug)")
-    .option("--as-of <date>", "event tables keep keepDays before this date (default: now)", parseDate)
+    .option("--as-of <date>", "event tables keep the keepDays that end with this day (YYYY-MM-DD, UTC) or instant (ISO); default: now", parseAsOf)
     .option("--concurrency <n>", "token ranges scanned at once", positiveInt("--concurrency"), 4)
     .option("--chunks <n>", "fixed chunk count per table", positiveInt("--chunks"))
     .option("--json", "print the summary as JSON")
@@ -125,17 +125,22 @@ function required(value: string | undefined, flag: string): string {
   return value;
 }
 
-function parseDate(value: string): Date {
-  const date = new Date(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+/** A day means its end: `--as-of 2026-11-25` keeps the events of the 25th too. */
+function parseAsOf(value: string): Date {
+  const day = /^\d{4}-\d{2}-\d{2}$/.test(value);
+  const date = new Date(day ? `${value}T00:00:00Z` : value);
+  if (day && !Number.isNaN(date.getTime())) date.setUTCDate(date.getUTCDate() + 1);
   if (Number.isNaN(date.getTime())) throw new InvalidArgumentError(`--as-of must be a date like 2026-11-25 or an ISO timestamp, got "${value}"`);
   return date;
 }
 
 function formatSummary(tables: TableSummary[]): string {
-  const header = `  ${"table".padEnd(18)} ${"read".padStart(10)} ${"kept".padStart(10)} ${"-org".padStart(10)} ${"-time".padStart(10)} ${"scrubbed".padStart(10)}`;
+  const header = `  ${"table".padEnd(18)} ${["read", "kept", "-org", "-time", "scrubbed"].map((h) => h.padStart(11)).join(" ")}`;
+  const count = (n: number) => n.toLocaleString("en-US").padStart(11);
   const rows = tables.map(
     (t) =>
-      `  ${t.table.padEnd(18)} ${t.action === "drop" ? "dropped".padStart(10) : String(t.rowsRead).padStart(10)} ${String(t.rowsKept).padStart(10)} ${String(t.droppedByOrg).padStart(10)} ${String(t.droppedByTime).padStart(10)} ${String(t.cellsTransformed).padStart(10)}`,
+      `  ${t.table.padEnd(18)} ${t.action === "drop" ? "dropped".padStart(11) : count(t.rowsRead)} ` +
+      [t.rowsKept, t.droppedByOrg, t.droppedByTime, t.cellsTransformed].map(count).join(" "),
   );
   return [header, ...rows].join("\n");
 }

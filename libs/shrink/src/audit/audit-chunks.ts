@@ -1,7 +1,7 @@
 import { chunkLines, type JsonValue } from "@devenv/snapshot";
 import type { BloomFilter } from "./bloom-filter.ts";
 import { normalizeForAudit } from "./normalize-for-audit.ts";
-import { findPii } from "../scrub/pii-patterns.ts";
+import { findPii, type PiiMatch } from "../scrub/pii-patterns.ts";
 import { isReservedCard, isReservedEmail, isReservedPhone } from "../scrub/pseudonyms.ts";
 import { normalizeName } from "../scrub/normalize.ts";
 
@@ -70,19 +70,23 @@ export async function auditChunks(
 /** Findings in one string. */
 export function auditString(text: string, options: AuditOptions): { kind: AuditFinding["kind"]; excerpt: string }[] {
   const out: { kind: AuditFinding["kind"]; excerpt: string }[] = [];
-  for (const match of findPii(text)) {
-    if (match.kind === "email" && isReservedEmail(match.value)) continue;
-    if (match.kind === "phone" && isReservedPhone(match.value)) continue;
-    if (match.kind === "card" && isReservedCard(match.value)) continue;
-    out.push({ kind: match.kind, excerpt: mask(match.value) });
+  // our own fakes are cut out before the word runs: "wei.silva@example.com" is not the real Wei Silva
+  let prose = text;
+  for (const match of findPii(text).reverse()) {
+    if (isReserved(match)) {
+      prose = `${prose.slice(0, match.start)} ${prose.slice(match.end)}`;
+      continue;
+    }
+    out.unshift({ kind: match.kind, excerpt: mask(match.value) });
   }
   const filter = options.sourcePii;
   if (filter && text.length > 0) {
     // whole value (e.g. a raw phone in an odd format) and word runs (names, addresses)
     for (const kind of ["email", "phone"] as const) {
-      if (filter.has(normalizeForAudit(kind, text)) && !isOurs(text, options)) out.push({ kind: "source-value", excerpt: mask(text) });
+      const key = normalizeForAudit(kind, text);
+      if (key !== undefined && filter.has(key) && !isOurs(text, options)) out.push({ kind: "source-value", excerpt: mask(text) });
     }
-    const words = text.split(/[^\p{L}\p{M}'’-]+/u).filter(Boolean);
+    const words = prose.split(/[^\p{L}\p{M}'’-]+/u).filter(Boolean);
     for (let n = 2; n <= 4; n++) {
       for (let start = 0; start + n <= words.length; start++) {
         const phrase = words.slice(start, start + n).join(" ");
@@ -91,6 +95,17 @@ export function auditString(text: string, options: AuditOptions): { kind: AuditF
     }
   }
   return out;
+}
+
+function isReserved(match: PiiMatch): boolean {
+  switch (match.kind) {
+    case "email":
+      return isReservedEmail(match.value);
+    case "phone":
+      return isReservedPhone(match.value);
+    case "card":
+      return isReservedCard(match.value);
+  }
 }
 
 function isOurs(text: string, options: AuditOptions): boolean {

@@ -2,7 +2,7 @@ import type cassandra from "cassandra-driver";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readKeyspaceSchema } from "@devenv/snapshot";
-import { cassandraClient, uniqueName } from "@devenv/testing";
+import { cassandraClient, selectAll, uniqueName } from "@devenv/testing";
 import { ShrinkError } from "../errors.ts";
 import { planShrink } from "../plan/shrink-plan.ts";
 import { loadRules } from "../rules/load-rules.ts";
@@ -55,15 +55,8 @@ function canonical(value: unknown): unknown {
   return value;
 }
 
-async function rowsOf(keyspace: string, table: string): Promise<cassandra.types.Row[]> {
-  const rows: cassandra.types.Row[] = [];
-  let pageState: string | undefined;
-  do {
-    const page = await client.execute(`SELECT * FROM ${keyspace}.${table}`, [], { prepare: true, fetchSize: 1000, pageState });
-    rows.push(...page.rows);
-    pageState = page.pageState ?? undefined;
-  } while (pageState);
-  return rows;
+function rowsOf(keyspace: string, table: string): Promise<cassandra.types.Row[]> {
+  return selectAll(client, keyspace, table);
 }
 
 type JsonObject = { [key: string]: unknown };

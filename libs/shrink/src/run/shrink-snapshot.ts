@@ -103,6 +103,10 @@ export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResu
   const known = new KnownValues();
   const sourcePii = new BloomFilter(options.expectedPiiValues ?? 1_000_000, 1e-9);
   const pseudonymOutputs = new Set<string>();
+  const addSourcePii = (kind: PiiKind, value: string) => {
+    const key = normalizeForAudit(kind, value);
+    if (key !== undefined) sourcePii.add(key);
+  };
   const summaries = new Map<string, TableSummary>(
     plan.tables.map((t) => [t.name, { table: t.name, action: t.action, rowsRead: 0, rowsKept: 0, droppedByOrg: 0, droppedByTime: 0, cellsTransformed: 0 }]),
   );
@@ -117,7 +121,7 @@ export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResu
         pseudonyms,
         onPii: (kind, original, pseudonym) => {
           known.add(kind, original, pseudonym);
-          sourcePii.add(normalizeForAudit(kind, original));
+          addSourcePii(kind, original);
           pseudonymOutputs.add(pseudonym.toLowerCase());
           // key-mode names carry a suffix; the audit reads word runs, so the bare fake is ours too
           pseudonymOutputs.add(withoutKeySuffix(pseudonym).toLowerCase());
@@ -160,7 +164,7 @@ export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResu
       // dropped customers' PII still feeds the audit: none of it may appear in the output
       for (const { index, kind } of entry.piiColumns) {
         const value = cells[index];
-        if (typeof value === "string" && value !== "") sourcePii.add(normalizeForAudit(kind, value));
+        if (typeof value === "string") addSourcePii(kind, value);
       }
       return undefined;
     }
@@ -222,6 +226,7 @@ export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResu
       throw new ShrinkError(
         "leak-found",
         `audit found ${audit.findings.length} possible leak(s); the snapshot was not published:\n${shown.join("\n")}`,
+        { findings: audit.findings },
       );
     }
     // 5. publish: chunks first, the manifest last

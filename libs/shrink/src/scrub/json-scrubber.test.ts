@@ -26,6 +26,18 @@ describe("detectKeyKind", () => {
 });
 
 describe("scrubJson", () => {
+  it("leaves a value that only its key calls an email or a phone (a field mapping), and reports nothing", () => {
+    const seen: string[] = [];
+    const mapping = { fieldMap: { email: "EMAIL", phone: "Phone", mobile: "n/a" }, contact: { mobile: "+44 20 7946 0958", phone: "ask ann@corp.com" } };
+    const out = JSON.parse(scrubJson(JSON.stringify(mapping), { pseudonyms: p, onValue: (_k, original) => seen.push(original) }).text) as unknown;
+    expect(out).toEqual({
+      fieldMap: { email: "EMAIL", phone: "Phone", mobile: "n/a" },
+      // not a phone, but still free text
+      contact: { mobile: p.phone("+44 20 7946 0958"), phone: `ask ${p.email("ann@corp.com")}` },
+    });
+    expect(seen).toEqual(["+44 20 7946 0958", "ann@corp.com"]);
+  });
+
   it("detects PII keys at any depth, in objects and arrays, numbers under phone keys included", () => {
     const out = scrub({
       id: 7,

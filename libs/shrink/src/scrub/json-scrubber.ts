@@ -1,6 +1,7 @@
 import { ShrinkError } from "../errors.ts";
 import type { Transform } from "../rules/rules-schema.ts";
 import type { KnownValueKind, KnownValueMatcher } from "./known-values.ts";
+import { isPlausibleEmail, isPlausiblePhone } from "./normalize.ts";
 import { findPii } from "./pii-patterns.ts";
 import { isReservedCard, isReservedEmail, isReservedPhone, type Pseudonyms } from "./pseudonyms.ts";
 import { scrubText } from "./text-scrubber.ts";
@@ -376,6 +377,12 @@ class JsonScrubber {
     let reported: KnownValueKind | undefined;
     // a key's promise is weaker than the value's shape: {"name": "ann@corp.com"} is an email
     const effective = fromKey && (kind === "person" || kind === "company" || kind === "address") && isWholeEmail(value) ? "email" : kind;
+    // nor is {"email": "EMAIL"} (a field mapping) an address: a key alone does not make a value an email or a phone
+    if (fromKey && !plausibleAs(effective, value)) {
+      const scrubbed = scrubText(value, this.#options);
+      if (scrubbed.replaced > 0) this.#splice(start, end, JSON.stringify(scrubbed.text), scrubbed.replaced);
+      return;
+    }
     switch (effective) {
       case "email":
         if (fromKey && isReservedEmail(value)) return;
@@ -542,4 +549,11 @@ class JsonScrubber {
 
 function isWholeEmail(value: string): boolean {
   return /^[^\s@]+@[^\s@]+\.[^\s@]{2,}$/.test(value.trim());
+}
+
+/** Whether a value under a detected key has the shape of that kind at all. */
+function plausibleAs(kind: DetectedKind | "hash", value: string): boolean {
+  if (kind === "email") return isPlausibleEmail(value);
+  if (kind === "phone") return isPlausiblePhone(value);
+  return true;
 }

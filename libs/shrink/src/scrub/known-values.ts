@@ -1,4 +1,5 @@
 import { foldCode, isWordCode, SKIP } from "./char-tables.ts";
+import { isPlausibleEmail, isPlausiblePhone } from "./normalize.ts";
 
 export type KnownValueKind = "email" | "phone" | "person" | "company" | "address";
 
@@ -43,6 +44,8 @@ export class KnownValues {
    * produce identical snapshots.
    */
   add(kind: KnownValueKind, original: string, replacement: string): boolean {
+    // "n/a" in an email column is no one's address: replacing it in prose would only garble text
+    if ((kind === "email" && !isPlausibleEmail(original)) || (kind === "phone" && !isPlausiblePhone(original))) return false;
     const folded = foldPattern(original);
     if (folded.length < this.#minLength) return false;
     const existing = this.#index.get(folded);

@@ -30,3 +30,16 @@ export function normalizeName(value: string): string {
   const text = NON_ASCII.test(value) ? value.normalize("NFKD").replace(/\p{M}+/gu, "") : value;
   return text.trim().replace(/\s+/g, " ").toLowerCase();
 }
+
+/** Fewer digits than any real subscriber number: "12" or a year is not a phone. */
+const minPhoneDigits = 7;
+
+/** Whether a value can be a phone number at all (a key named "phone" may hold "Phone", a field name). */
+export function isPlausiblePhone(value: string): boolean {
+  return normalizePhone(value).length >= minPhoneDigits;
+}
+
+/** Whether a value can be an email address at all. */
+export function isPlausibleEmail(value: string): boolean {
+  return value.includes("@");
+}

@@ -222,7 +222,8 @@ export function isReservedEmail(value: string): boolean {
 
 /** One of our phone pseudonyms ("+999 …" or "+999-…"). */
 export function isReservedPhone(value: string): boolean {
-  return /^\s*\+999[ -]\d/.test(value);
+  // a phone found in prose may carry its opening bracket: "(+999 555…"
+  return /^[\s(]*\+999[ -]\d/.test(value);
 }
 
 /** One of the public test card numbers our card pseudonyms use. */

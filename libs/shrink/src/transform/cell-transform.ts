@@ -119,6 +119,8 @@ function hashValue(p: Pseudonyms, native: string | undefined, v: JsonValue): Jso
       return typeof v === "string" ? p.hashBytes(Buffer.from(v, "base64"), 16).toString("base64") : v;
     case "uuid":
       return typeof v === "string" ? p.hashUuid(v) : v;
+    case "timeuuid":
+      return typeof v === "string" ? hashTimeUuid(p, v) : v;
     case "int":
       return typeof v === "number" ? Number(p.hashNumber(BigInt(v), 32, true)) : v;
     case "smallint":
@@ -126,11 +128,29 @@ function hashValue(p: Pseudonyms, native: string | undefined, v: JsonValue): Jso
     case "tinyint":
       return typeof v === "number" ? Number(p.hashNumber(BigInt(v), 8, true)) : v;
     case "bigint":
-    case "varint":
       return typeof v === "string" ? p.hashNumber(BigInt(v), 64, true).toString() : v;
+    case "varint": {
+      if (typeof v !== "string") return v;
+      // a permutation of the int64 range; wider values are folded into it first
+      const n = BigInt(v);
+      return p.hashNumber(BigInt.asIntN(64, n) === n ? n : BigInt.asIntN(64, n ^ (n >> 64n)), 64, true).toString();
+    }
+    case undefined:
     default:
       return typeof v === "string" ? p.hashText(v) : v;
   }
+}
+
+/**
+ * A timeuuid must stay a version-1 UUID (Cassandra refuses anything else) and keep
+ * its time, which orders clustering rows: only the clock sequence and node are hashed.
+ */
+function hashTimeUuid(p: Pseudonyms, value: string): string {
+  const hex = value.replace(/-/g, "");
+  const tail = p.hashBytes(Buffer.from(hex.slice(16), "hex"), 8);
+  tail[0] = (tail[0]! & 0x3f) | 0x80; // RFC 4122 variant
+  const out = hex.slice(0, 16) + tail.toString("hex");
+  return `${out.slice(0, 8)}-${out.slice(8, 12)}-${out.slice(12, 16)}-${out.slice(16, 20)}-${out.slice(20)}`;
 }
 
 function jsonOptions(ctx: TransformContext, json: { paths?: Record<string, Transform>; auto?: boolean }) {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { Pseudonyms } from "../scrub/pseudonyms.ts";
+import { auditString } from "./audit-chunks.ts";
+import { BloomFilter } from "./bloom-filter.ts";
+import { normalizeForAudit } from "./normalize-for-audit.ts";
+
+const p = new Pseudonyms(Buffer.from("audit string test secret 0123456789"));
+
+function filterOf(values: [Parameters<typeof normalizeForAudit>[0], string][]): BloomFilter {
+  const filter = new BloomFilter(1000, 1e-9);
+  for (const [kind, value] of values) {
+    const key = normalizeForAudit(kind, value);
+    if (key !== undefined) filter.add(key);
+  }
+  return filter;
+}
+
+describe("auditString", () => {
+  it("finds raw emails, phones and cards, but not our reserved fakes, even in brackets", () => {
+    expect(auditString("mail ann@corp.com or call (+44 20 7946 0958)", {}).map((f) => f.kind)).toEqual(["email", "phone"]);
+    expect(auditString(`mail ${p.email("ann@corp.com")} or call (${p.phone("+44 20 7946 0958")})`, {})).toEqual([]);
+    expect(auditString("card 4539 1488 0343 6467", {}).map((f) => f.kind)).toEqual(["card"]);
+  });
+
+  it("finds a source name in prose, without showing it", () => {
+    const sourcePii = filterOf([["person", "Wei Silva"]]);
+    const findings = auditString("forwarded to wei  SILVA yesterday", { sourcePii });
+    expect(findings).toEqual([{ kind: "source-value", excerpt: "we*****VA" }]);
+  });
+
+  it("does not take our fake email's words for a real name", () => {
+    const sourcePii = filterOf([["person", "Wei Silva"]]);
+    expect(auditString("sent to wei.silva.k3j5h7a9qz@example.com", { sourcePii })).toEqual([]);
+  });
+
+  it("never matches on values too weak to identify anyone: country codes, field names, short names", () => {
+    const sourcePii = filterOf([["phone", "IN"], ["email", "EMAIL"], ["person", "Al"], ["phone", "12"]]);
+    for (const text of ["IN", "India", "EMAIL", "Al", "12", ""]) expect(auditString(text, { sourcePii }), text).toEqual([]);
+    expect(normalizeForAudit("phone", "Phone")).toBeUndefined();
+    expect(normalizeForAudit("email", "n/a")).toBeUndefined();
+  });
+});
