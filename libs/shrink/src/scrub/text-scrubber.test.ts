@@ -20,6 +20,20 @@ describe("scrubText", () => {
     for (const m of findPii(out)) if (m.kind === "card") expect(isReservedCard(m.value)).toBe(true);
   });
 
+  it("replaces the display name in front of an address, as in a mail header", () => {
+    const seen: string[] = [];
+    const scrub = (text: string) => scrubText(text, { pseudonyms, onValue: (kind, value) => seen.push(`${kind}:${value}`) }).text;
+    expect(scrub("CC'd Jin Fischer <jin@corp.com> from procurement.")).toBe(
+      `CC'd ${pseudonyms.person("Jin Fischer")} <${pseudonyms.email("jin@corp.com")}> from procurement.`,
+    );
+    expect(scrub(`To: "José María García" <jm@corp.es>`)).toBe(`To: "${pseudonyms.person("José María García")}" <${pseudonyms.email("jm@corp.es")}>`);
+    expect(seen).toEqual(["person:Jin Fischer", "email:jin@corp.com", "person:José María García", "email:jm@corp.es"]);
+    // no name, or not a header: nothing more than the address
+    expect(scrub("send to <ann@corp.com>")).toBe(`send to <${pseudonyms.email("ann@corp.com")}>`);
+    expect(scrub("FYI <ann@corp.com>")).toBe(`FYI <${pseudonyms.email("ann@corp.com")}>`);
+    expect(scrub("Ann, ann@corp.com")).toBe(`Ann, ${pseudonyms.email("ann@corp.com")}`);
+  });
+
   it("replaces known values, but never inside a pattern match", () => {
     const known = new KnownValues();
     known.add("person", "Ann Lee", "Mia Cole");

@@ -31,6 +31,15 @@ export function scrubText(text: string, options: TextScrubOptions): { text: stri
   if (text === "") return { text, replaced: 0 };
   const edits: Edit[] = [];
   for (const match of findPii(text)) {
+    if (match.kind === "email") {
+      // "Ann Lee <ann@corp.com>": the display name is as personal as the address
+      const name = displayNameBefore(text, match.start, edits.at(-1)?.end ?? 0);
+      if (name !== undefined) {
+        const fake = options.pseudonyms.person(name.value);
+        options.onValue?.("person", name.value, fake);
+        edits.push({ start: name.start, end: name.end, replacement: fake });
+      }
+    }
     const replacement = patternReplacement(match, options.pseudonyms);
     if (replacement !== undefined && match.kind !== "card") options.onValue?.(match.kind, match.value, replacement);
     edits.push({ start: match.start, end: match.end, replacement });
@@ -46,6 +55,25 @@ export function scrubText(text: string, options: TextScrubOptions): { text: stri
     replaced++;
   }
   return replaced === 0 ? { text, replaced } : { text: out + text.slice(copied), replaced };
+}
+
+const DISPLAY_NAME = /(?:^|[^\p{L}\p{M}'’.-])((?:[\p{Lu}][\p{L}\p{M}'’.-]*\s+){0,3}[\p{Lu}][\p{L}\p{M}'’.-]*)\s*"?\s*<$/u;
+const ACRONYM = /^\p{Lu}{2,}/u;
+
+/** The capitalised words (at most four) right before "<" that opens an email, as in a mail header. */
+function displayNameBefore(text: string, emailStart: number, notBefore: number): { start: number; end: number; value: string } | undefined {
+  const from = Math.max(notBefore, emailStart - 120);
+  const before = text.slice(from, emailStart);
+  const match = DISPLAY_NAME.exec(before);
+  if (!match) return undefined;
+  // "CC'd Ann Lee <…": a leading acronym is not part of the name
+  const words = match[1]!.split(/\s+/);
+  while (words.length > 1 && ACRONYM.test(words[0]!)) words.shift();
+  const value = words.join(" ");
+  if (ACRONYM.test(value) || value.length < 3) return undefined;
+  const end = from + match.index + match[0].indexOf(match[1]!) + match[1]!.length;
+  const start = end - value.length;
+  return text.slice(start, end) === value ? { start, end, value } : undefined;
 }
 
 function patternReplacement(match: PiiMatch, pseudonyms: Pseudonyms): string | undefined {
