@@ -54,6 +54,8 @@ describe("findPii", () => {
       "unix 1700000000, ms 1700000000000",
       "pi 3.14159265358979, amount 1234567.89, $1,234,567.89",
       "uuid 123e4567-e89b-12d3-a456-426614174000",
+      // digit groups that would pass Luhn as a card, inside a UUID
+      "uuid 47745121-2536-4315-8690-9243ff0cadf9",
       "ip 192.168.100.200 and 10.0.0.1",
       "zip 94105-1234, version 10.4.2-1",
       "isbn 978-3-16-148410-0",

@@ -120,7 +120,8 @@ function findPhones(text: string, out: PiiMatch[]): void {
 // ---- cards -----------------------------------------------------------------
 
 // A run of digits with single spaces or dashes between them; cards are picked out of it by group.
-const DIGIT_RUN = /(?<![\p{L}\p{N}_.\-+\/])\d(?:[ \-]?\d)*(?![\p{L}\p{N}_])/gu;
+// A dash glued to more letters or digits continues an identifier (a UUID's "47745121-2536-…-9243ff…"), not a card.
+const DIGIT_RUN = /(?<![\p{L}\p{N}_.\-+\/])\d(?:[ \-]?\d)*(?![\p{L}\p{N}_]|-[\p{L}\p{N}])/gu;
 
 function findCards(text: string, out: PiiMatch[]): void {
   DIGIT_RUN.lastIndex = 0;
