@@ -83,7 +83,7 @@ export interface Instance {
   /** Why the instance is in its state (the error of a failed one), null when nothing to say. */
   stateDetail: string | null;
   createdAt: IsoTime;
-  /** Bumped on every change; the compare-and-set token of `instances.transition`. */
+  /** Set on every change. */
   updatedAt: IsoTime;
   ttlExpiresAt: IsoTime | null;
   /** The snapshot the instance should hold (target of the latest assignment). */

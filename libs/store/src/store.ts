@@ -3,7 +3,6 @@ import type {
   AgentCommand,
   ApiToken,
   Assignment,
-  AssignmentState,
   AuditEvent,
   Instance,
   InstanceKind,
@@ -270,7 +269,7 @@ export interface AssignmentsRepo {
   listForInstance(instanceId: string, page?: Page): Promise<Assignment[]>;
   latestForInstance(instanceId: string): Promise<Assignment | undefined>;
   /** Progress and state updates from the agent; terminal states cannot change again (`invalid-transition`). */
-  update(id: string, patch: { state?: AssignmentState; progress?: JsonObject; error?: string | null }): Promise<Assignment>;
+  update(id: string, patch: { state?: "pending" | "sent" | "running"; progress?: JsonObject; error?: string | null }): Promise<Assignment>;
   /** -> succeeded, and the instance now holds the snapshot (currentSnapshotId). */
   succeed(id: string): Promise<Assignment>;
   /** -> failed with the error; the instance keeps its previous snapshot. */

@@ -1,0 +1,166 @@
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import BetterSqlite3 from "better-sqlite3";
+import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { Migrator } from "kysely/migration";
+import pg from "pg";
+import { systemClock, type Clock } from "./clock.ts";
+import type { Database } from "./database.ts";
+import { StoreError } from "./errors.ts";
+import { migrationProvider } from "./migrations/index.ts";
+import { agentsRepo } from "./repos/agents.ts";
+import { apiTokensRepo } from "./repos/api-tokens.ts";
+import { assignmentsRepo } from "./repos/assignments.ts";
+import { auditRepo } from "./repos/audit.ts";
+import { commandsRepo } from "./repos/commands.ts";
+import { instancesRepo } from "./repos/instances.ts";
+import { jobLogsRepo } from "./repos/job-logs.ts";
+import { jobsRepo } from "./repos/jobs.ts";
+import { joinTokensRepo } from "./repos/join-tokens.ts";
+import { schedulesRepo } from "./repos/schedules.ts";
+import { snapshotsRepo } from "./repos/snapshots.ts";
+import { usersRepo } from "./repos/users.ts";
+import type { Store, StoreDialect } from "./store.ts";
+import { inTransaction, type RepoContext } from "./support/context.ts";
+import { guard } from "./support/guard.ts";
+import { translateError } from "./support/translate-error.ts";
+
+export interface OpenStoreOptions {
+  /** `sqlite:/path/file.db`, `sqlite::memory:`, a bare file path, or `postgres://…`. */
+  url: string;
+  clock?: Clock;
+  /** PostgreSQL pool size (default 10). */
+  poolSize?: number;
+  /** SQLite: how long a writer waits for another process's lock (default 5000 ms). */
+  busyTimeoutMs?: number;
+}
+
+export type StoreLocation = { dialect: "sqlite"; path: string } | { dialect: "postgres"; url: string };
+
+/** Which database a store URL names; `invalid-input` for anything else. */
+export function parseStoreUrl(url: string): StoreLocation {
+  const text = typeof url === "string" ? url.trim() : "";
+  if (text === "") throw new StoreError("invalid-input", "store url is empty: give a file path, sqlite:/path/file.db or postgres://…");
+  if (/^postgres(ql)?:\/\//i.test(text)) return { dialect: "postgres", url: text };
+  if (/^sqlite:/i.test(text)) {
+    // sqlite:/abs, sqlite:///abs and sqlite:relative all name a file
+    const path = text.slice("sqlite:".length).replace(/^\/\/(?=\/)/, "");
+    if (path === "") throw new StoreError("invalid-input", `store url ${text} names no file`);
+    return { dialect: "sqlite", path: path === ":memory:" ? path : resolve(path) };
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
+    throw new StoreError("invalid-input", `store url ${redact(text)}: only sqlite: and postgres:// urls (or a file path) are supported`);
+  }
+  return { dialect: "sqlite", path: text === ":memory:" ? text : resolve(text) };
+}
+
+/**
+ * Opens the store and brings its schema to the latest migration. On PostgreSQL the
+ * migrator holds an advisory lock, so replicas starting together migrate once.
+ */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const location = parseStoreUrl(options.url);
+  const db = location.dialect === "sqlite" ? openSqlite(location.path, options) : openPostgres(location.url, options);
+  try {
+    await migrate(db, location.dialect);
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    throw error instanceof StoreError ? error : translateError(error, `opening the store at ${describe(location)}`);
+  }
+  let closed: Promise<void> | undefined;
+  const root = buildStore({ db, clock: options.clock ?? systemClock, dialect: location.dialect });
+  return {
+    ...root,
+    close() {
+      closed ??= db.destroy();
+      return closed;
+    },
+  };
+}
+
+function openSqlite(path: string, options: OpenStoreOptions): Kysely<Database> {
+  let database: BetterSqlite3.Database;
+  try {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    database = new BetterSqlite3(path);
+    // WAL: readers do not block the writer; NORMAL sync is durable across process crashes in WAL mode
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = NORMAL");
+    database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5_000))}`);
+    database.pragma("foreign_keys = ON");
+  } catch (error) {
+    throw translateError(error, `opening SQLite file ${path}`);
+  }
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+}
+
+const int8Oid = 20;
+
+function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    connectionTimeoutMillis: 10_000,
+    // bigint columns (sizes, seq, counts) as numbers: they stay far below 2^53
+    types: {
+      getTypeParser: ((oid: number, format?: "text" | "binary") =>
+        oid === int8Oid && format !== "binary" ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser,
+    },
+  });
+  // an idle connection dropped by the server: the next query gets a fresh one (or reports it)
+  pool.on("error", () => {});
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+async function migrate(db: Kysely<Database>, dialect: StoreDialect): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error === undefined) return;
+  const failed = results?.find((result) => result.status === "Error")?.migrationName;
+  throw translateError(error, failed ? `migration ${failed}` : "migrating the store");
+}
+
+function buildStore(ctx: RepoContext): Omit<Store, "close"> {
+  const store: Omit<Store, "close"> = {
+    dialect: ctx.dialect,
+    users: guard("users", usersRepo(ctx)),
+    tokens: guard("tokens", apiTokensRepo(ctx)),
+    snapshots: guard("snapshots", snapshotsRepo(ctx)),
+    instances: guard("instances", instancesRepo(ctx)),
+    agents: guard("agents", agentsRepo(ctx)),
+    joinTokens: guard("joinTokens", joinTokensRepo(ctx)),
+    commands: guard("commands", commandsRepo(ctx)),
+    assignments: guard("assignments", assignmentsRepo(ctx)),
+    jobs: guard("jobs", jobsRepo(ctx)),
+    jobLogs: guard("jobLogs", jobLogsRepo(ctx)),
+    schedules: guard("schedules", schedulesRepo(ctx)),
+    audit: guard("audit", auditRepo(ctx)),
+    async transaction(work) {
+      try {
+        return await inTransaction(ctx, (tx) =>
+          work({
+            ...buildStore(tx),
+            close: () => Promise.reject(new StoreError("invalid-input", "close the store, not a transaction")),
+          }),
+        );
+      } catch (error) {
+        throw translateError(error, "transaction");
+      }
+    },
+  };
+  return store;
+}
+
+function describe(location: StoreLocation): string {
+  return location.dialect === "sqlite" ? `SQLite file ${location.path}` : `PostgreSQL ${redact(location.url)}`;
+}
+
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable url)";
+  }
+}

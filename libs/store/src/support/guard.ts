@@ -1,0 +1,24 @@
+import { translateError } from "./translate-error.ts";
+
+/**
+ * Wraps every method of a repository so that whatever a query throws reaches the
+ * caller as a StoreError naming the operation ("instances.transition"). One wrapper
+ * instead of a try/catch in each method.
+ */
+export function guard<T extends object>(name: string, repo: T): T {
+  return new Proxy(repo, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== "function" || typeof property !== "string") return value;
+      const operation = `${name}.${property}`;
+      return (...args: unknown[]) => {
+        try {
+          const result: unknown = value.apply(target, args);
+          return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(translateError(error, operation))) : result;
+        } catch (error) {
+          throw translateError(error, operation);
+        }
+      };
+    },
+  });
+}
