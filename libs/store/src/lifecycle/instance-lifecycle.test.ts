@@ -43,14 +43,12 @@ describe("instance lifecycle rules", () => {
 
 describe.each(dialects)("instances.transition on %s", (dialect) => {
   const harness = storeHarness(dialect);
-  let storeUrl: string;
   let store: Store;
   let ownerId: string;
   const paths = pathsFromRequested();
 
   beforeAll(async () => {
-    storeUrl = await harness.newUrl();
-    store = await harness.open(storeUrl);
+    store = await harness.fresh();
     ownerId = (await store.users.create({ name: "dev", role: "developer" })).id;
   });
   afterAll(() => harness.cleanup());
@@ -105,7 +103,7 @@ describe.each(dialects)("instances.transition on %s", (dialect) => {
   });
 
   it("lets exactly one of racing replicas move an instance out of a state", async () => {
-    const otherReplica = await harness.open(storeUrl);
+    const otherReplica = await harness.open(harness.urlOf(store));
     for (let round = 0; round < 10; round++) {
       const instance = await instanceIn("ready");
       const results = await Promise.allSettled([

@@ -219,7 +219,9 @@ export function jobsRepo(ctx: RepoContext): JobsRepo {
           .returningAll()
           .executeTakeFirst();
         if (!row) {
-          const job = await get(id);
+          const current = await tx.db.selectFrom("jobs").select("state").where("id", "=", id).executeTakeFirst();
+          if (!current) throw notFound("job", id);
+          const job = { state: current.state };
           throw new StoreError("invalid-transition", `job ${id} already ${job.state}; only a queued or running job can be cancelled`);
         }
         // a cancelled shrink's tasks are not worth running either

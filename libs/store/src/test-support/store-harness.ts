@@ -35,12 +35,15 @@ export interface StoreHarness {
   open(url: string, clock?: Clock): Promise<Store>;
   /** open(await newUrl()). */
   fresh(clock?: Clock): Promise<Store>;
+  /** The url a store was opened with: a second store on it acts as another replica. */
+  urlOf(store: Store): string;
   /** Closes every store opened here, drops the databases, removes the temp dir. */
   cleanup(): Promise<void>;
 }
 
 export function storeHarness(dialect: StoreDialect): StoreHarness {
   const opened: Store[] = [];
+  const urls = new Map<Store, string>();
   const databases: string[] = [];
   let tempDir: string | undefined;
 
@@ -60,6 +63,7 @@ export function storeHarness(dialect: StoreDialect): StoreHarness {
   async function open(url: string, clock?: Clock): Promise<Store> {
     const store = await openStore(clock ? { url, clock } : { url });
     opened.push(store);
+    urls.set(store, url);
     return store;
   }
 
@@ -68,6 +72,11 @@ export function storeHarness(dialect: StoreDialect): StoreHarness {
     newUrl,
     open,
     fresh: async (clock) => open(await newUrl(), clock),
+    urlOf(store) {
+      const url = urls.get(store);
+      if (url === undefined) throw new Error("this store was not opened by this harness");
+      return url;
+    },
     async cleanup() {
       await Promise.all(opened.splice(0).map((store) => store.close()));
       if (databases.length > 0) {
