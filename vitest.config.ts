@@ -8,6 +8,7 @@ const projects = [
   { name: "cassandra-node", root: "libs/cassandra-node" },
   { name: "snapshot", root: "libs/snapshot" },
   { name: "shrink", root: "libs/shrink" },
+  { name: "hub", root: "libs/hub" },
   { name: "store", root: "libs/store" },
   { name: "control-plane", root: "apps/control-plane" },
   { name: "agent", root: "apps/agent" },

@@ -13,6 +13,7 @@ const needsByProject: Record<string, ServiceName[]> = {
   testing: [],
   "cassandra-node": ["cassandra"],
   cli: ["cassandra"],
+  hub: ["postgres"],
   store: ["postgres"],
 };
 const allServices: ServiceName[] = ["cassandra", "moto", "postgres"];
