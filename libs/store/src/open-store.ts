@@ -1,11 +1,10 @@
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
-import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect } from "kysely";
+import { resolve } from "node:path";
+import type { Kysely } from "kysely";
 import { Migrator } from "kysely/migration";
-import pg from "pg";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Database } from "./database.ts";
+import { openPostgres } from "./dialect/postgres.ts";
+import { openSqlite } from "./dialect/sqlite.ts";
 import { StoreError } from "./errors.ts";
 import { migrationProvider } from "./migrations/index.ts";
 import { agentsRepo } from "./repos/agents.ts";
@@ -60,56 +59,28 @@ export function parseStoreUrl(url: string): StoreLocation {
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const location = parseStoreUrl(options.url);
-  const db = location.dialect === "sqlite" ? openSqlite(location.path, options) : openPostgres(location.url, options);
+  const { db, release } =
+    location.dialect === "sqlite"
+      ? openSqlite(location.path, options.busyTimeoutMs ?? 5_000)
+      : (() => {
+          const pool = openPostgres(location.url, options.poolSize ?? 10);
+          return { db: pool, release: () => pool.destroy() };
+        })();
   try {
     await migrate(db, location.dialect);
   } catch (error) {
-    await db.destroy().catch(() => {});
-    throw error instanceof StoreError ? error : translateError(error, `opening the store at ${describe(location)}`);
+    await release().catch(() => {});
+    throw translateError(error, `opening the store at ${describe(location)}`);
   }
   let closed: Promise<void> | undefined;
   const root = buildStore({ db, clock: options.clock ?? systemClock, dialect: location.dialect });
   return {
     ...root,
     close() {
-      closed ??= db.destroy();
+      closed ??= release();
       return closed;
     },
   };
-}
-
-function openSqlite(path: string, options: OpenStoreOptions): Kysely<Database> {
-  let database: BetterSqlite3.Database;
-  try {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
-    database = new BetterSqlite3(path);
-    // WAL: readers do not block the writer; NORMAL sync is durable across process crashes in WAL mode
-    database.pragma("journal_mode = WAL");
-    database.pragma("synchronous = NORMAL");
-    database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5_000))}`);
-    database.pragma("foreign_keys = ON");
-  } catch (error) {
-    throw translateError(error, `opening SQLite file ${path}`);
-  }
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-}
-
-const int8Oid = 20;
-
-function openPostgres(url: string, options: OpenStoreOptions): Kysely<Database> {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.poolSize ?? 10,
-    connectionTimeoutMillis: 10_000,
-    // bigint columns (sizes, seq, counts) as numbers: they stay far below 2^53
-    types: {
-      getTypeParser: ((oid: number, format?: "text" | "binary") =>
-        oid === int8Oid && format !== "binary" ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format ?? "text")) as typeof pg.types.getTypeParser,
-    },
-  });
-  // an idle connection dropped by the server: the next query gets a fresh one (or reports it)
-  pool.on("error", () => {});
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
 async function migrate(db: Kysely<Database>, dialect: StoreDialect): Promise<void> {
