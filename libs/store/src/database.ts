@@ -106,6 +106,7 @@ export interface AgentCommandsTable {
 }
 
 export interface AssignmentsTable {
+  seq: Generated<number>;
   id: string;
   instance_id: string;
   snapshot_id: string;

@@ -122,9 +122,8 @@ export function initialSchema(dialect: StoreDialect): Migration {
         .columns(["agent_id", "acked_at", "seq"])
         .execute();
 
-      await db.schema
-        .createTable("assignments")
-        .addColumn("id", "text", (col) => col.primaryKey())
+      await withSeq(db.schema.createTable("assignments"))
+        .addColumn("id", "text", (col) => col.notNull().unique())
         .addColumn("instance_id", "text", (col) => col.notNull().references("instances.id"))
         .addColumn("snapshot_id", "text", (col) => col.notNull().references("snapshots.id"))
         .addColumn("state", "text", notNull)
@@ -133,7 +132,7 @@ export function initialSchema(dialect: StoreDialect): Migration {
         .addColumn("created_at", "text", notNull)
         .addColumn("updated_at", "text", notNull)
         .execute();
-      await db.schema.createIndex("assignments_instance").on("assignments").column("instance_id").execute();
+      await db.schema.createIndex("assignments_instance").on("assignments").columns(["instance_id", "seq"]).execute();
 
       await withSeq(db.schema.createTable("jobs"))
         .addColumn("id", "text", (col) => col.notNull().unique())

@@ -68,7 +68,9 @@ export function assignmentsRepo(ctx: RepoContext): AssignmentsRepo {
           .where("instance_id", "=", instance.id)
           .where("state", "in", unfinishedStates)
           .execute();
-        const row = {
+        const row = await tx.db
+          .insertInto("assignments")
+          .values({
           id: randomUUID(),
           instance_id: instance.id,
           snapshot_id: snapshot.id,
@@ -77,8 +79,9 @@ export function assignmentsRepo(ctx: RepoContext): AssignmentsRepo {
           error: null,
           created_at: now,
           updated_at: now,
-        };
-        await tx.db.insertInto("assignments").values(row).execute();
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
         await tx.db
           .updateTable("instances")
           .set({ snapshot_id: snapshot.id, updated_at: now })
@@ -93,8 +96,7 @@ export function assignmentsRepo(ctx: RepoContext): AssignmentsRepo {
         .selectFrom("assignments")
         .selectAll()
         .where("instance_id", "=", instanceId)
-        .orderBy("created_at", "desc")
-        .orderBy("id", "desc")
+        .orderBy("seq", "desc")
         .limit(pageLimit(page))
         .execute();
       return rows.map(toAssignment);
@@ -104,8 +106,7 @@ export function assignmentsRepo(ctx: RepoContext): AssignmentsRepo {
         .selectFrom("assignments")
         .selectAll()
         .where("instance_id", "=", instanceId)
-        .orderBy("created_at", "desc")
-        .orderBy("id", "desc")
+        .orderBy("seq", "desc")
         .executeTakeFirst();
       return row && toAssignment(row);
     },
