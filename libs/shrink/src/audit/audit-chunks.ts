@@ -17,7 +17,20 @@ export interface AuditFinding {
 
 export interface AuditedTable {
   name: string;
-  columns: readonly { name: string; kind: string }[];
+  /** `type` is the CQL type; columns whose type cannot hold text (uuid, int, timestamp …) are not scanned. */
+  columns: readonly { name: string; kind: string; type?: string }[];
+}
+
+// Types whose values cannot carry text; the structural words around them neither.
+const TEXTLESS_TYPE_WORDS = new Set(
+  "uuid timeuuid int bigint smallint tinyint varint decimal float double boolean timestamp date time duration inet counter frozen list set map tuple vector".split(" "),
+);
+
+/** Whether cells of this CQL type can hold text (and so PII); unknown types (UDTs) can. */
+export function canHoldText(type: string | undefined): boolean {
+  if (type === undefined) return true;
+  const words = type.toLowerCase().match(/[a-z_][a-z0-9_]*/g) ?? [];
+  return words.some((word) => !TEXTLESS_TYPE_WORDS.has(word));
 }
 
 export interface AuditOptions {
@@ -45,9 +58,11 @@ export async function auditChunks(
     const table = tables.find((t) => t.name === chunk.table);
     if (!table) continue;
     const keyIndexes = table.columns.flatMap((c, i) => (c.kind === "partition_key" || c.kind === "clustering" ? [i] : []));
+    const textual = table.columns.map((c) => canHoldText(c.type));
     for await (const line of chunkLines(chunk.path)) {
       const row = JSON.parse(line) as JsonValue[];
       for (let i = 0; i < row.length; i++) {
+        if (!textual[i]) continue;
         cellsScanned++;
         forEachString(row[i] ?? null, (text) => {
           for (const finding of auditString(text, options)) {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Pseudonyms } from "../scrub/pseudonyms.ts";
-import { auditString } from "./audit-chunks.ts";
+import { auditString, canHoldText } from "./audit-chunks.ts";
 import { BloomFilter } from "./bloom-filter.ts";
 import { normalizeForAudit } from "./normalize-for-audit.ts";
 
@@ -38,5 +38,16 @@ describe("auditString", () => {
     for (const text of ["IN", "India", "EMAIL", "Al", "12", ""]) expect(auditString(text, { sourcePii }), text).toEqual([]);
     expect(normalizeForAudit("phone", "Phone")).toBeUndefined();
     expect(normalizeForAudit("email", "n/a")).toBeUndefined();
+  });
+});
+
+describe("canHoldText", () => {
+  it("scans text, collections of text, UDTs and blobs, and skips types that cannot carry text", () => {
+    for (const type of ["text", "varchar", "ascii", "map<text, int>", "frozen<list<tuple<int, text>>>", "frozen<address>", "blob", undefined]) {
+      expect(canHoldText(type), String(type)).toBe(true);
+    }
+    for (const type of ["uuid", "timeuuid", "bigint", "timestamp", "set<inet>", "frozen<map<int, date>>", "vector<float, 3>", "counter"]) {
+      expect(canHoldText(type), type).toBe(false);
+    }
   });
 });
