@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { Migrator } from "kysely/migration";
 import { systemClock, type Clock } from "./clock.ts";
 import type { Database } from "./database.ts";
@@ -84,6 +84,26 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 }
 
 async function migrate(db: Kysely<Database>, dialect: StoreDialect): Promise<void> {
+  if (dialect === "postgres") {
+    // the migrator holds an advisory lock: replicas starting together migrate once
+    await migrateToLatest(db, dialect);
+    return;
+  }
+  // Kysely takes no lock on SQLite; an immediate transaction around the whole run makes
+  // a second process wait (busy timeout) and then find the schema up to date
+  await db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    try {
+      await migrateToLatest(connection, dialect);
+      await sql`commit`.execute(connection);
+    } catch (error) {
+      await sql`rollback`.execute(connection).catch(() => {});
+      throw error;
+    }
+  });
+}
+
+async function migrateToLatest(db: Kysely<Database>, dialect: StoreDialect): Promise<void> {
   const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
   const { error, results } = await migrator.migrateToLatest();
   if (error === undefined) return;

@@ -45,7 +45,7 @@ export function translateError(error: unknown, operation: string): StoreError {
   const mapped =
     (code !== undefined && (postgresCodes[code] ?? sqliteCodes[code])) ||
     (code !== undefined && networkCodes.has(code) ? "unavailable" : undefined) ||
-    (/connection terminated|timeout exceeded when trying to connect|pool .*ended|database connection is not open/i.test(
+    (/connection terminated|timeout exceeded when trying to connect|pool .*ended|database connection is not open|driver has already been destroyed/i.test(
       message,
     )
       ? "unavailable"
