@@ -401,6 +401,7 @@ export class AgentHub extends EventEmitter<HubEvents> {
     const { agentId } = outcome;
     session.agentId = agentId;
     session.phase = "open";
+    session.openedAt = this.clock.now();
     session.send({
       type: "welcome",
       agentId,
@@ -428,7 +429,7 @@ export class AgentHub extends EventEmitter<HubEvents> {
       protocolVersion: hello.protocolVersion,
       remoteAddress: session.remoteAddress,
     });
-    await this.bus.publish({ kind: "session-opened", agentId, replicaId: this.replicaId });
+    await this.bus.publish({ kind: "session-opened", agentId, replicaId: this.replicaId, openedAt: session.openedAt });
     this.deliver(session);
   }
 
@@ -511,7 +512,8 @@ export class AgentHub extends EventEmitter<HubEvents> {
       case "session-opened": {
         if (event.replicaId === this.replicaId) return;
         const tracked = this.agents.get(event.agentId);
-        if (!tracked) return;
+        // news of an older session elsewhere must not close the newer one here
+        if (!tracked || (tracked.session && tracked.session.openedAt >= event.openedAt)) return;
         // the agent lives on another replica now: that replica watches its heartbeats
         tracked.session?.close(hubCloseCodes.replaced, "replaced by a newer session of this agent on another replica");
         this.agents.delete(event.agentId);

@@ -15,6 +15,8 @@ export class AgentSession {
   readonly remoteAddress: string | undefined;
   phase: SessionPhase = "awaiting-hello";
   agentId: string | undefined;
+  /** When welcome was sent (hub clock, ms). */
+  openedAt = 0;
   malformedFrames = 0;
   helloTimer: ClockTimer | undefined;
   /** The lifecycle order is checked per session: a restarted agent begins again at `booting`. */

@@ -8,7 +8,18 @@
  */
 export type BusNotice =
   | { kind: "command"; agentId: string; replicaId: string }
-  | { kind: "session-opened"; agentId: string; replicaId: string };
+  | {
+      kind: "session-opened";
+      agentId: string;
+      replicaId: string;
+      /**
+       * When the session was welcomed (the replica's clock, ms): notices travel
+       * asynchronously, so one about an older session can arrive after a newer session
+       * opened elsewhere, and must not close it. Replica clocks are assumed to agree
+       * within the time an agent takes to reconnect.
+       */
+      openedAt: number;
+    };
 
 export type BusEvent = BusNotice | { kind: "resync" };
 

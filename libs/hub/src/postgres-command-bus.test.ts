@@ -44,6 +44,7 @@ afterEach(async () => {
 
 /** Two replicas: separate HTTP servers and buses, one shared outbox (as they would share the store). */
 async function twoReplicas(): Promise<{ a: RunningHub; b: RunningHub; backend: InMemoryHubBackend }> {
+  // one clock for both, as if their clocks agreed
   const clock = new ManualClock();
   const backend = new InMemoryHubBackend({ now: () => clock.now() });
   const replica = async (replicaId: string) => {
@@ -108,6 +109,7 @@ describe("hubs on two replicas", () => {
     const token = backend.issueJoinToken("agent-1");
     const onA = await TestAgent.connect({ url: a.url, auth: { joinToken: token } });
     const credential = onA.welcome?.credential ?? "";
+    a.clock.advance(1_000); // the clock both replicas share
     const onB = await TestAgent.connect({ url: b.url, auth: { credential } });
     cleanup.push(async () => {
       onA.terminate();
@@ -115,6 +117,15 @@ describe("hubs on two replicas", () => {
     });
     expect((await onA.closed).code).toBe(hubCloseCodes.replaced);
     expect(a.hub.connectedAgents()).toEqual([]);
+    expect(b.hub.connectedAgents()).toEqual(["agent-1"]);
+
+    // regression: a late notice about the older session on A closed the newer one on B
+    const late = new PostgresCommandBus({ connectionString: databaseUrl });
+    cleanup.push(() => late.close());
+    await late.publish({ kind: "session-opened", agentId: "agent-1", replicaId: "replica-a", openedAt: a.clock.now() - 1_000 });
+    // notices arrive in commit order: once this command reaches the agent, B has seen the late notice
+    const command = await a.hub.sendCommand("agent-1", { type: "tunnel-open", streamId: 9 });
+    await onB.waitFor((m) => "commandId" in m && m.commandId === command.commandId);
     expect(b.hub.connectedAgents()).toEqual(["agent-1"]);
   });
 });

@@ -8,7 +8,7 @@ export const defaultBusChannel = "devenv_agent_hub";
 
 const Notice = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("command"), agentId: z.string().min(1), replicaId: z.string().min(1) }),
-  z.object({ kind: z.literal("session-opened"), agentId: z.string().min(1), replicaId: z.string().min(1) }),
+  z.object({ kind: z.literal("session-opened"), agentId: z.string().min(1), replicaId: z.string().min(1), openedAt: z.number() }),
 ]);
 
 export interface PostgresCommandBusOptions {

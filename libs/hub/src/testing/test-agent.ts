@@ -71,7 +71,8 @@ export class TestAgent {
   readonly closed: Promise<CloseInfo>;
   welcome: WelcomeMessage | undefined;
   private readonly options: TestAgentOptions;
-  private readonly waiters = new Set<() => void>();
+  /** Pending waitFor calls: each sees every arriving message, and undefined when the socket closes. */
+  private readonly waiters = new Set<(message: ControlPlaneToAgent | undefined) => void>();
   private heartbeatSeq = 0;
   private lifecycleSeq = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
@@ -85,7 +86,7 @@ export class TestAgent {
         this.closeInfo = { code, reason: reason.toString() };
         clearInterval(this.heartbeatTimer);
         resolve(this.closeInfo);
-        this.wake();
+        for (const waiter of [...this.waiters]) waiter(undefined);
       });
     });
     socket.on("error", () => {}); // surfaces as close
@@ -102,7 +103,7 @@ export class TestAgent {
       if (this.options.autoAck && "commandId" in message) this.ack(message.commandId);
       if (this.options.keepLog !== false) this.received.push(message);
       this.options.onMessage?.(message);
-      this.wake();
+      for (const waiter of [...this.waiters]) waiter(message);
     });
   }
 
@@ -182,25 +183,29 @@ export class TestAgent {
     this.send({ type: "ack", commandId });
   }
 
-  /** The first received message (from index `from`) that matches; waits for it up to `timeoutMs`. */
-  async waitFor(predicate: (message: ControlPlaneToAgent) => boolean, timeoutMs = 5_000, from = 0): Promise<ControlPlaneToAgent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.received.slice(from).find(predicate);
-      if (found) return found;
-      if (this.closeInfo) throw new Error(`socket closed (${this.closeInfo.code} ${this.closeInfo.reason}) before the awaited message`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no matching message within ${timeoutMs} ms; received: ${JSON.stringify(this.received.map((m) => m.type))}`);
-      await new Promise<void>((resolve) => {
-        const wake = () => {
-          clearTimeout(timer);
-          this.waiters.delete(wake);
-          resolve();
-        };
-        const timer = setTimeout(wake, left);
-        this.waiters.add(wake);
-      });
-    }
+  /**
+   * The first message that matches: among those already received (from index `from`;
+   * with keepLog off there are none), else the next one to arrive within `timeoutMs`.
+   */
+  waitFor(predicate: (message: ControlPlaneToAgent) => boolean, timeoutMs = 5_000, from = 0): Promise<ControlPlaneToAgent> {
+    const found = this.received.slice(from).find(predicate);
+    if (found) return Promise.resolve(found);
+    const closedError = (close: CloseInfo) => new Error(`socket closed (${close.code} ${close.reason}) before the awaited message`);
+    if (this.closeInfo) return Promise.reject(closedError(this.closeInfo));
+    return new Promise((resolve, reject) => {
+      const waiter = (message: ControlPlaneToAgent | undefined) => {
+        if (message !== undefined && !predicate(message)) return;
+        clearTimeout(timer);
+        this.waiters.delete(waiter);
+        if (message !== undefined) resolve(message);
+        else reject(closedError(this.closeInfo ?? { code: 0, reason: "" }));
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`no matching message within ${timeoutMs} ms; received: ${JSON.stringify(this.received.map((m) => m.type))}`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
   }
 
   async close(): Promise<CloseInfo> {
@@ -212,10 +217,6 @@ export class TestAgent {
   terminate(): void {
     clearInterval(this.heartbeatTimer);
     this.socket.terminate();
-  }
-
-  private wake(): void {
-    for (const wake of [...this.waiters]) wake();
   }
 }
 
