@@ -5,3 +5,5 @@ export { openStore } from "./open-store.ts";
 export type { OpenStoreOptions } from "./open-store.ts";
 export { S3Store } from "./s3-store.ts";
 export type { S3StoreOptions } from "./s3-store.ts";
+export { HttpSnapshotStore } from "./http-store.ts";
+export type { HttpSnapshotStoreOptions } from "./http-store.ts";

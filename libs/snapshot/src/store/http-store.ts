@@ -1,0 +1,168 @@
+import { Readable } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { snapshotKeys } from "@devenv/protocol";
+import type { SnapshotLocation } from "@devenv/protocol";
+import { SnapshotError } from "../errors.ts";
+import { assertValidKey, assertValidPrefix, BlobNotFoundError } from "./blob-store.ts";
+import type { BlobStore } from "./blob-store.ts";
+
+export interface HttpSnapshotStoreOptions {
+  /** Attempts per request on a 5xx answer or a network error (default 4). */
+  attempts?: number;
+  /** First retry delay; doubles each attempt, with full jitter (default 200 ms). */
+  retryBaseMs?: number;
+  retryCapMs?: number;
+  /** How long to wait for response headers (default 30 s); the body then streams without a limit. */
+  headersTimeoutMs?: number;
+  /** Aborts requests in flight and pending retries (e.g. a cancelled restore). */
+  signal?: AbortSignal;
+  fetch?: typeof fetch;
+  random?: () => number;
+  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+}
+
+/**
+ * A read-only BlobStore over one snapshot's signed URLs: the manifest URL and a chunk URL
+ * template with `{sha256}`. The host needs no cloud credentials, only these URLs, which
+ * the control plane signs per assignment. 5xx answers and network errors are retried
+ * with capped backoff; 403 (the signature expired or was refused) and 404 fail at once
+ * with an error that says which.
+ */
+export class HttpSnapshotStore implements BlobStore {
+  readonly location: string;
+  readonly #snapshot: SnapshotLocation;
+  readonly #attempts: number;
+  readonly #retryBaseMs: number;
+  readonly #retryCapMs: number;
+  readonly #headersTimeoutMs: number;
+  readonly #signal: AbortSignal | undefined;
+  readonly #fetch: typeof fetch;
+  readonly #random: () => number;
+  readonly #sleep: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+
+  constructor(snapshot: SnapshotLocation, options: HttpSnapshotStoreOptions = {}) {
+    if (!snapshot.chunkUrlTemplate.includes("{sha256}")) {
+      throw new SnapshotError("invalid-input", `chunk URL template of snapshot "${snapshot.id}" lacks {sha256}`);
+    }
+    this.#snapshot = snapshot;
+    this.location = `${redact(snapshot.manifestUrl)} (snapshot ${snapshot.id})`;
+    this.#attempts = Math.max(1, options.attempts ?? 4);
+    this.#retryBaseMs = options.retryBaseMs ?? 200;
+    this.#retryCapMs = options.retryCapMs ?? 5_000;
+    this.#headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
+    this.#signal = options.signal;
+    this.#fetch = options.fetch ?? fetch;
+    this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? abortableSleep;
+  }
+
+  async head(key: string): Promise<{ size: number } | undefined> {
+    const response = await this.#request(key, "HEAD");
+    if (response === undefined) return undefined;
+    const length = Number(response.headers.get("content-length"));
+    return { size: Number.isFinite(length) ? length : 0 };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const response = await this.#request(key, "GET");
+    if (response === undefined) throw new BlobNotFoundError(this.location, key);
+    if (!response.body) return Readable.from([]);
+    return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+  }
+
+  async put(key: string, _body: Readable | Buffer, _size?: number): Promise<void> {
+    throw new SnapshotError("invalid-input", `cannot write ${key}: ${this.location} is a read-only store of signed URLs`);
+  }
+
+  async delete(key: string): Promise<void> {
+    throw new SnapshotError("invalid-input", `cannot delete ${key}: ${this.location} is a read-only store of signed URLs`);
+  }
+
+  // signed URLs name objects one at a time, so there is nothing to list with
+  // eslint-disable-next-line require-yield
+  async *list(prefix: string): AsyncIterable<string> {
+    assertValidPrefix(prefix);
+    throw new SnapshotError("invalid-input", `cannot list ${prefix || "keys"}: ${this.location} only reads objects it is given URLs for`);
+  }
+
+  /** The URL a key maps to; only the snapshot's own manifest and chunks have one. */
+  urlOf(key: string): string | undefined {
+    assertValidKey(key);
+    if (key === snapshotKeys.manifest(this.#snapshot.id)) return this.#snapshot.manifestUrl;
+    const chunk = /^chunks\/([0-9a-f]{64})$/.exec(key);
+    if (chunk) return this.#snapshot.chunkUrlTemplate.replaceAll("{sha256}", chunk[1]!);
+    return undefined;
+  }
+
+  /** The response (2xx), undefined for 404 or a key without a URL; other failures throw. */
+  async #request(key: string, method: "GET" | "HEAD"): Promise<Response | undefined> {
+    const url = this.urlOf(key);
+    if (url === undefined) return undefined;
+    let lastProblem = "";
+    for (let attempt = 1; attempt <= this.#attempts; attempt++) {
+      this.#signal?.throwIfAborted();
+      let response: Response;
+      try {
+        response = await this.#fetch(url, { method, signal: this.#requestSignal(), redirect: "follow" });
+      } catch (error) {
+        this.#signal?.throwIfAborted();
+        lastProblem = `network error: ${describeError(error)}`;
+        await this.#backoff(attempt);
+        continue;
+      }
+      if (response.ok) return response;
+      await response.body?.cancel().catch(() => {});
+      if (response.status === 404) return undefined;
+      if (response.status === 403 || response.status === 401) {
+        throw new SnapshotError(
+          "unavailable",
+          `${method} ${key} from ${this.location} was refused (HTTP ${response.status}): the signed URL has expired or is not valid; ask the control plane for a fresh assignment`,
+        );
+      }
+      if (response.status < 500 && response.status !== 429) {
+        throw new SnapshotError("failed", `${method} ${key} from ${this.location} failed: HTTP ${response.status} ${response.statusText}`);
+      }
+      lastProblem = `HTTP ${response.status} ${response.statusText}`;
+      await this.#backoff(attempt);
+    }
+    throw new SnapshotError("unavailable", `${method} ${key} from ${this.location} failed after ${this.#attempts} attempts; last: ${lastProblem}`);
+  }
+
+  #requestSignal(): AbortSignal {
+    const timeout = AbortSignal.timeout(this.#headersTimeoutMs);
+    return this.#signal ? AbortSignal.any([this.#signal, timeout]) : timeout;
+  }
+
+  async #backoff(attempt: number): Promise<void> {
+    if (attempt >= this.#attempts) return;
+    const ceiling = Math.min(this.#retryCapMs, this.#retryBaseMs * 2 ** (attempt - 1));
+    await this.#sleep(Math.floor(this.#random() * ceiling), this.#signal);
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason as Error);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Signed URLs carry their signature in the query: never put it in logs or errors. */
+function redact(url: string): string {
+  const parsed = new URL(url);
+  return `${parsed.origin}${parsed.pathname}`;
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  return `${error.message}${cause}`;
+}
