@@ -79,7 +79,6 @@ export class HttpSnapshotStore implements BlobStore {
   }
 
   // signed URLs name objects one at a time, so there is nothing to list with
-  // eslint-disable-next-line require-yield
   async *list(prefix: string): AsyncIterable<string> {
     assertValidPrefix(prefix);
     throw new SnapshotError("invalid-input", `cannot list ${prefix || "keys"}: ${this.location} only reads objects it is given URLs for`);
