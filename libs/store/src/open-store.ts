@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { resolve } from "node:path";
 import { sql, type Kysely } from "kysely";
 import { Migrator } from "kysely/migration";
@@ -111,28 +112,45 @@ async function migrateToLatest(db: Kysely<Database>, dialect: StoreDialect): Pro
   throw translateError(error, failed ? `migration ${failed}` : "migrating the store");
 }
 
+/**
+ * Marks the async context of a `store.transaction` callback. Calling the outer store
+ * from inside it is a mistake with a bad outcome either way: on SQLite it waits forever
+ * for the connection the transaction holds; on PostgreSQL it runs outside the
+ * transaction. The outer store's repositories refuse such calls instead.
+ */
+const insideTransactionOf = new AsyncLocalStorage<object>();
+
 function buildStore(ctx: RepoContext): Omit<Store, "close"> {
+  const owner = {};
+  const refuseInsideOwnTransaction = (operation: string) => {
+    if (insideTransactionOf.getStore() !== owner) return;
+    throw new StoreError(
+      "internal",
+      `${operation} was called on the store inside its own transaction; use the store the transaction callback receives`,
+    );
+  };
+  const repo = <T extends object>(name: string, value: T) => guard(name, value, refuseInsideOwnTransaction);
   const store: Omit<Store, "close"> = {
     dialect: ctx.dialect,
-    users: guard("users", usersRepo(ctx)),
-    tokens: guard("tokens", apiTokensRepo(ctx)),
-    snapshots: guard("snapshots", snapshotsRepo(ctx)),
-    instances: guard("instances", instancesRepo(ctx)),
-    agents: guard("agents", agentsRepo(ctx)),
-    joinTokens: guard("joinTokens", joinTokensRepo(ctx)),
-    commands: guard("commands", commandsRepo(ctx)),
-    assignments: guard("assignments", assignmentsRepo(ctx)),
-    jobs: guard("jobs", jobsRepo(ctx)),
-    jobLogs: guard("jobLogs", jobLogsRepo(ctx)),
-    schedules: guard("schedules", schedulesRepo(ctx)),
-    audit: guard("audit", auditRepo(ctx)),
+    users: repo("users", usersRepo(ctx)),
+    tokens: repo("tokens", apiTokensRepo(ctx)),
+    snapshots: repo("snapshots", snapshotsRepo(ctx)),
+    instances: repo("instances", instancesRepo(ctx)),
+    agents: repo("agents", agentsRepo(ctx)),
+    joinTokens: repo("joinTokens", joinTokensRepo(ctx)),
+    commands: repo("commands", commandsRepo(ctx)),
+    assignments: repo("assignments", assignmentsRepo(ctx)),
+    jobs: repo("jobs", jobsRepo(ctx)),
+    jobLogs: repo("jobLogs", jobLogsRepo(ctx)),
+    schedules: repo("schedules", schedulesRepo(ctx)),
+    audit: repo("audit", auditRepo(ctx)),
     async transaction(work) {
+      // a transaction store's own transaction() joins it (inTransaction sees it is one)
+      if (ctx.db.isTransaction) return work({ ...store, close: refuseClose });
+      refuseInsideOwnTransaction("transaction");
       try {
-        return await inTransaction(ctx, (tx) =>
-          work({
-            ...buildStore(tx),
-            close: () => Promise.reject(new StoreError("invalid-input", "close the store, not a transaction")),
-          }),
+        return await insideTransactionOf.run(owner, () =>
+          inTransaction(ctx, (tx) => work({ ...buildStore(tx), close: refuseClose })),
         );
       } catch (error) {
         throw translateError(error, "transaction");
@@ -140,6 +158,10 @@ function buildStore(ctx: RepoContext): Omit<Store, "close"> {
     },
   };
   return store;
+}
+
+function refuseClose(): Promise<void> {
+  return Promise.reject(new StoreError("invalid-input", "a transaction's store cannot be closed; close the store that opened it"));
 }
 
 function describe(location: StoreLocation): string {

@@ -247,5 +247,19 @@ describe.each(dialects)("snapshots, assignments, schedules and audit on %s", (di
       });
       expect(await store.tokens.list(user.id)).toHaveLength(1);
     });
+
+    it("refuses the outer store inside its own transaction instead of hanging", async () => {
+      const name = uniqueName("tx");
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.users.create({ name, role: "developer" });
+          await store.users.findByName(name);
+        }),
+      ).rejects.toMatchObject({ code: "internal", message: /use the store the transaction callback receives/ });
+      expect(await store.users.findByName(name)).toBeUndefined();
+      // nested transactions on the transaction's store join it
+      await store.transaction((tx) => tx.transaction((inner) => inner.users.create({ name, role: "ops" })));
+      expect((await store.users.findByName(name))?.role).toBe("ops");
+    });
   });
 });
