@@ -10,8 +10,10 @@ const projects = [
   { name: "shrink", root: "libs/shrink" },
   { name: "hub", root: "libs/hub" },
   { name: "store", root: "libs/store" },
+  { name: "jobs", root: "libs/jobs" },
   { name: "control-plane", root: "apps/control-plane" },
   { name: "agent", root: "apps/agent" },
+  { name: "forward", root: "libs/forward" },
   { name: "cli", root: "apps/cli" },
   { name: "e2e", root: "test", include: ["**/*.test.ts"] },
 ];

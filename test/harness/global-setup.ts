@@ -13,8 +13,10 @@ const needsByProject: Record<string, ServiceName[]> = {
   testing: [],
   "cassandra-node": ["cassandra"],
   cli: ["cassandra"],
+  forward: ["cassandra"],
   hub: ["postgres"],
   store: ["postgres"],
+  jobs: ["cassandra"],
 };
 const allServices: ServiceName[] = ["cassandra", "moto", "postgres"];
 
