@@ -192,6 +192,13 @@ export interface RegisterAgentInput {
   identity: JsonObject;
   version: string;
   state?: string;
+  /**
+   * Called with the instance the agent registers for, inside the registration's
+   * transaction: throw (e.g. a StoreError `unauthorized` when the agent's identity is not
+   * the instance's provider id) to refuse it. A refused registration changes nothing, so
+   * the join token stays unused.
+   */
+  verify?: (instance: Instance) => void | Promise<void>;
 }
 
 export interface RegisteredAgent {

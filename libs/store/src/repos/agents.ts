@@ -7,6 +7,7 @@ import type { AgentsRepo, RegisterAgentInput, RegisteredAgent } from "../store.t
 import { inTransaction, notFound, nowIso, pageLimit, requireText, type RepoContext } from "../support/context.ts";
 import { fromJson, fromJsonObjectOrNull, toJson } from "../support/json.ts";
 import { hashSecret, newSecret } from "../support/secrets.ts";
+import { toInstance } from "./instances.ts";
 import { consumeJoinToken } from "./join-tokens.ts";
 
 function toAgent(row: Selectable<AgentsTable>): Agent {
@@ -28,11 +29,13 @@ function toAgent(row: Selectable<AgentsTable>): Agent {
  * revokes the credentials of the earlier ones.
  */
 async function register(tx: RepoContext, instanceId: string, input: RegisterAgentInput): Promise<RegisteredAgent> {
-  const instance = await tx.db.selectFrom("instances").select(["id", "state"]).where("id", "=", instanceId).executeTakeFirst();
-  if (!instance) throw notFound("instance", instanceId);
+  const instanceRow = await tx.db.selectFrom("instances").selectAll().where("id", "=", instanceId).executeTakeFirst();
+  if (!instanceRow) throw notFound("instance", instanceId);
+  const instance = toInstance(instanceRow);
   if (instance.state === "terminated") {
     throw new StoreError("invalid-transition", `instance ${instanceId} is terminated; an agent cannot register for it`);
   }
+  await input.verify?.(instance);
   await tx.db.updateTable("agents").set({ revoked: 1 }).where("instance_id", "=", instanceId).where("revoked", "=", 0).execute();
   const credential = newSecret("agentCredential");
   const row = {

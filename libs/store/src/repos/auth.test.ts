@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { StoreError } from "../errors.ts";
 import type { Store } from "../store.ts";
 import { dialects, storeHarness, TestClock } from "../test-support/store-harness.ts";
 import { uniqueName } from "@devenv/testing";
@@ -151,6 +152,24 @@ describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) =
       const people = await store.tokens.create({ userId: user.id, name: "t" });
       expect(await store.agents.authenticate(people.plaintext)).toBeNull();
       expect(await store.tokens.authenticate(credential)).toBeNull();
+    });
+
+    it("a registration the caller refuses (identity not the instance's) leaves the join token unused", async () => {
+      const instance = await newInstance();
+      const { plaintext } = await store.joinTokens.issue(instance.id);
+      const verify = (claimed: string) => (target: { providerId: string | null }) => {
+        if (target.providerId !== claimed) throw new StoreError("unauthorized", `identity ${claimed} is not this instance's host`);
+      };
+      await expect(
+        store.agents.registerWithJoinToken(plaintext, { identity: { instanceId: "i-impostor" }, version: "1", verify: verify("i-impostor") }),
+      ).rejects.toMatchObject({ code: "unauthorized", message: /i-impostor/ });
+      expect((await store.joinTokens.list(instance.id))[0]?.usedAt).toBeNull();
+      const { agent } = await store.agents.registerWithJoinToken(plaintext, {
+        identity: { instanceId: instance.providerId },
+        version: "1",
+        verify: verify(instance.providerId ?? ""),
+      });
+      expect(agent.instanceId).toBe(instance.id);
     });
 
     it("a failed registration (expired token) consumes nothing and creates no agent", async () => {
