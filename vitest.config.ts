@@ -12,6 +12,7 @@ const projects = [
   { name: "store", root: "libs/store" },
   { name: "jobs", root: "libs/jobs" },
   { name: "control-plane", root: "apps/control-plane" },
+  { name: "agent-runtime", root: "libs/agent-runtime" },
   { name: "agent", root: "apps/agent" },
   { name: "forward", root: "libs/forward" },
   { name: "cli", root: "apps/cli" },

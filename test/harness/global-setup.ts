@@ -16,6 +16,8 @@ const needsByProject: Record<string, ServiceName[]> = {
   forward: ["cassandra"],
   hub: ["postgres"],
   store: ["postgres"],
+  "agent-runtime": ["cassandra"],
+  agent: [],
   jobs: ["cassandra"],
 };
 const allServices: ServiceName[] = ["cassandra", "moto", "postgres"];
