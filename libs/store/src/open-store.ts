@@ -8,6 +8,8 @@ import { openPostgres } from "./dialect/postgres.ts";
 import { openSqlite } from "./dialect/sqlite.ts";
 import { StoreError } from "./errors.ts";
 import { migrationProvider } from "./migrations/index.ts";
+import type { NotificationListener, Notifier } from "./notifications/notifier.ts";
+import { postgresNotifier } from "./notifications/postgres-notifier.ts";
 import { agentsRepo } from "./repos/agents.ts";
 import { apiTokensRepo } from "./repos/api-tokens.ts";
 import { assignmentsRepo } from "./repos/assignments.ts";
@@ -21,7 +23,7 @@ import { schedulesRepo } from "./repos/schedules.ts";
 import { snapshotsRepo } from "./repos/snapshots.ts";
 import { usersRepo } from "./repos/users.ts";
 import type { Store, StoreDialect } from "./store.ts";
-import { inTransaction, type RepoContext } from "./support/context.ts";
+import { inTransaction, runNow, type RepoContext } from "./support/context.ts";
 import { guard } from "./support/guard.ts";
 import { translateError } from "./support/translate-error.ts";
 
@@ -60,12 +62,17 @@ export function parseStoreUrl(url: string): StoreLocation {
  */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const location = parseStoreUrl(options.url);
-  const { db, release } =
+  const { db, notifier, release } =
     location.dialect === "sqlite"
       ? openSqlite(location.path, options.busyTimeoutMs ?? 5_000)
       : (() => {
           const pool = openPostgres(location.url, options.poolSize ?? 10);
-          return { db: pool, release: () => pool.destroy() };
+          const listener = postgresNotifier(location.url);
+          const release = async () => {
+            await listener.close();
+            await pool.destroy();
+          };
+          return { db: pool, notifier: listener, release };
         })();
   try {
     await migrate(db, location.dialect);
@@ -74,7 +81,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     throw translateError(error, `opening the store at ${describe(location)}`);
   }
   let closed: Promise<void> | undefined;
-  const root = buildStore({ db, clock: options.clock ?? systemClock, dialect: location.dialect });
+  const root = buildStore({ db, clock: options.clock ?? systemClock, dialect: location.dialect, afterCommit: runNow }, notifier);
   return {
     ...root,
     close() {
@@ -120,7 +127,7 @@ async function migrateToLatest(db: Kysely<Database>, dialect: StoreDialect): Pro
  */
 const insideTransactionOf = new AsyncLocalStorage<object>();
 
-function buildStore(ctx: RepoContext): Omit<Store, "close"> {
+function buildStore(ctx: RepoContext, notifier: Notifier): Omit<Store, "close"> {
   const owner = {};
   const refuseInsideOwnTransaction = (operation: string) => {
     if (insideTransactionOf.getStore() !== owner) return;
@@ -144,13 +151,17 @@ function buildStore(ctx: RepoContext): Omit<Store, "close"> {
     jobLogs: repo("jobLogs", jobLogsRepo(ctx)),
     schedules: repo("schedules", schedulesRepo(ctx)),
     audit: repo("audit", auditRepo(ctx)),
+    notifications: repo("notifications", {
+      publish: (channel: string, payload: string) => notifier.publish(ctx, channel, payload),
+      subscribe: (channel: string, listener: NotificationListener) => notifier.subscribe(channel, listener),
+    }),
     async transaction(work) {
       // a transaction store's own transaction() joins it (inTransaction sees it is one)
       if (ctx.db.isTransaction) return work({ ...store, close: refuseClose });
       refuseInsideOwnTransaction("transaction");
       try {
         return await insideTransactionOf.run(owner, () =>
-          inTransaction(ctx, (tx) => work({ ...buildStore(tx), close: refuseClose })),
+          inTransaction(ctx, (tx) => work({ ...buildStore(tx, notifier), close: refuseClose })),
         );
       } catch (error) {
         throw translateError(error, "transaction");

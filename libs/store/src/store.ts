@@ -42,6 +42,7 @@ export interface Store {
   readonly jobLogs: JobLogsRepo;
   readonly schedules: SchedulesRepo;
   readonly audit: AuditRepo;
+  readonly notifications: NotificationsRepo;
   /**
    * Runs `work` in one database transaction: the repositories of the store it receives
    * commit together or not at all. Nested calls join the outer transaction.
@@ -375,4 +376,23 @@ export interface AuditRepo {
   record(event: { actor: string; action: string; subject: string; detail?: JsonObject | null }): Promise<AuditEvent>;
   /** Newest first; `beforeSeq` pages further back. */
   list(filter?: { actor?: string; subject?: string; action?: string; beforeSeq?: number } & Page): Promise<AuditEvent[]>;
+}
+
+// ---- notifications between replicas ---------------------------------------------------
+
+/**
+ * Wake-up calls between control-plane replicas ("agent X has a new command"): PostgreSQL
+ * LISTEN/NOTIFY, or an in-process bus on SQLite (one process). Hints, not a queue: a
+ * notification sent while a listener is reconnecting is lost, so receivers re-read the
+ * durable rows (the outbox) they point at, also on reconnect.
+ */
+export interface NotificationsRepo {
+  /**
+   * Sends `payload` (at most 7999 bytes; send ids, not documents) to every subscriber of
+   * `channel` (lowercase letters, digits, _). Inside a transaction it is sent on commit,
+   * and not at all on rollback.
+   */
+  publish(channel: string, payload: string): Promise<void>;
+  /** Calls `listener` with each payload sent on `channel` until the returned function is called. */
+  subscribe(channel: string, listener: (payload: string) => void): Promise<() => Promise<void>>;
 }

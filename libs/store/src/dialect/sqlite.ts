@@ -3,6 +3,8 @@ import { dirname } from "node:path";
 import BetterSqlite3 from "better-sqlite3";
 import { CompiledQuery, Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver } from "kysely";
 import type { Database } from "../database.ts";
+import { localNotifier } from "../notifications/local-notifier.ts";
+import type { Notifier } from "../notifications/notifier.ts";
 import { translateError } from "../support/translate-error.ts";
 
 /**
@@ -31,6 +33,7 @@ class ImmediateTransactionSqliteDialect extends SqliteDialect {
 
 interface SharedFile {
   db: Kysely<Database>;
+  notifier: Notifier;
   users: number;
 }
 
@@ -44,6 +47,7 @@ const sharedFiles = new Map<string, SharedFile>();
 
 export interface SqliteHandle {
   db: Kysely<Database>;
+  notifier: Notifier;
   release(): Promise<void>;
 }
 
@@ -51,7 +55,8 @@ export function openSqlite(path: string, busyTimeoutMs: number): SqliteHandle {
   const key = path === ":memory:" ? undefined : path;
   let shared = key === undefined ? undefined : sharedFiles.get(key);
   if (!shared) {
-    shared = { db: new Kysely<Database>({ dialect: new ImmediateTransactionSqliteDialect(openFile(path, busyTimeoutMs)) }), users: 0 };
+    const dialect = new ImmediateTransactionSqliteDialect(openFile(path, busyTimeoutMs));
+    shared = { db: new Kysely<Database>({ dialect }), notifier: localNotifier(), users: 0 };
     if (key !== undefined) sharedFiles.set(key, shared);
   }
   shared.users += 1;
@@ -59,6 +64,7 @@ export function openSqlite(path: string, busyTimeoutMs: number): SqliteHandle {
   let released = false;
   return {
     db: file.db,
+    notifier: file.notifier,
     async release() {
       if (released) return;
       released = true;

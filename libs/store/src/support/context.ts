@@ -8,12 +8,23 @@ export interface RepoContext {
   db: Executor;
   clock: Clock;
   dialect: StoreDialect;
+  /** Runs `effect` once the surrounding transaction committed; at once outside a transaction. */
+  afterCommit: (effect: () => void) => void;
+}
+
+export function runNow(effect: () => void): void {
+  effect();
 }
 
 /** Runs `work` in a transaction, joining the one `ctx` is already in. */
-export function inTransaction<T>(ctx: RepoContext, work: (tx: RepoContext) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(ctx: RepoContext, work: (tx: RepoContext) => Promise<T>): Promise<T> {
   if (ctx.db.isTransaction) return work(ctx);
-  return ctx.db.transaction().execute((trx) => work({ ...ctx, db: trx }));
+  const effects: (() => void)[] = [];
+  const result = await ctx.db
+    .transaction()
+    .execute((trx) => work({ ...ctx, db: trx, afterCommit: (effect) => effects.push(effect) }));
+  for (const effect of effects) effect();
+  return result;
 }
 
 export function nowIso(ctx: RepoContext): string {
