@@ -6,6 +6,7 @@ import { cassandraCommand } from "./commands/cassandra.ts";
 import { snapshotCommand } from "./commands/snapshot.ts";
 import { shrinkCommand } from "./commands/shrink.ts";
 import { generateCommand } from "./commands/generate.ts";
+import { forwardCommand, useCommand } from "./commands/forward.ts";
 
 /** What every command receives: resolved config and where to write. */
 export interface CommandContext {
@@ -36,6 +37,9 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
   program.addCommand(snapshotCommand(context));
   program.addCommand(shrinkCommand(context));
   program.addCommand(generateCommand(context));
+  program.addCommand(forwardCommand(context));
+  // named targets (shared, mine, an instance id) need a resolver: see ForwardCommandOptions
+  program.addCommand(useCommand(context));
   applyErrorHandling(program);
   return program;
 }

@@ -1,8 +1,9 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readSync, statSync } from "node:fs";
-import type { ForwardStateFile, ForwardStatus } from "@devenv/protocol";
+import type { ForwardRoute, ForwardStateFile, ForwardStatus, ForwardUseResponse } from "@devenv/protocol";
 import { ForwardError } from "./errors.ts";
 import { ForwardControl } from "./forward-control.ts";
+import { openUpstream } from "./upstream.ts";
 import { ensureStateDir, forwardPaths, isAlive, readForwardState, readPid, removeRuntimeFiles, type ForwardPaths } from "./state-files.ts";
 
 export interface StartForwardProcessOptions {
@@ -56,6 +57,45 @@ export async function startForwardProcess(options: StartForwardProcessOptions): 
       throw new ForwardError("start-failed", `the forward did not answer within ${options.deadlineMs ?? 15_000} ms (log: ${paths.logFile})`);
     }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+}
+
+export interface UseRouteOptions extends StartForwardProcessOptions {
+  route: ForwardRoute;
+  /** Prove the target answers before switching (default true). */
+  check?: boolean;
+}
+
+export interface UsedRoute extends ForwardUseResponse {
+  /** The forward was not running and this call started it. */
+  started: boolean;
+  status: ForwardStatus;
+}
+
+/**
+ * Points the forward at `route`, starting it in the background when it is not running.
+ * A target that does not answer changes nothing: not the route, and no forward is started.
+ */
+export async function useRoute(options: UseRouteOptions): Promise<UsedRoute> {
+  const check = options.check ?? true;
+  const paths = forwardPaths(options.stateDir);
+  const control = new ForwardControl(paths.socketPath);
+  let started = false;
+  if (!(await statusIfRunning(control))) {
+    if (check) await probeFromHere(options.route);
+    started = !(await startForwardProcess(options)).alreadyRunning;
+  }
+  const used = await control.use(options.route, { check });
+  return { ...used, started, status: await control.status() };
+}
+
+async function probeFromHere(route: ForwardRoute): Promise<void> {
+  try {
+    const upstream = await openUpstream(route, { connectTimeoutMs: 5_000, keepAliveMs: 30_000 });
+    upstream.on("error", () => {});
+    upstream.destroy();
+  } catch (error) {
+    throw new ForwardError("unreachable", `${(error as Error).message}; nothing changed (--no-check switches anyway)`, { cause: error });
   }
 }
 
