@@ -31,6 +31,10 @@ apt_install() {
   command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null || missing+=(maven)
   command -v python3 >/dev/null || missing+=(python3 python3-venv)
+  # npm runs better-sqlite3's node-gyp step even when its prebuilt binary fits (then it
+  # builds nothing, but still needs make); g++ is the fallback when no prebuilt fits
+  command -v make >/dev/null || missing+=(make)
+  command -v g++ >/dev/null || missing+=(g++)
   if ((${#missing[@]} == 0)); then
     echo "    system packages present"
     return

@@ -45,7 +45,8 @@ export interface Store {
   readonly notifications: NotificationsRepo;
   /**
    * Runs `work` in one database transaction: the repositories of the store it receives
-   * commit together or not at all. Nested calls join the outer transaction.
+   * commit together or not at all. `tx.transaction` joins it; calling the outer store
+   * inside the callback fails with `internal` (SQLite would wait forever).
    */
   transaction<T>(work: (store: Store) => Promise<T>): Promise<T>;
   /** Closes the pool or the SQLite file. The store is unusable afterwards. */
