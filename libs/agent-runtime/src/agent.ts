@@ -200,12 +200,18 @@ export class Agent {
     }
     this.#settle();
     if (!this.#readySent) {
-      // READY once registered and the first health check has run
-      const health = await this.#health();
       this.#readySent = true;
-      this.#systemd.ready();
-      this.#logger.info({ cassandra: health.cassandra }, "ready");
-      this.#startWatchdog();
+      // READY once registered and the first health check has run; commands need not wait for it
+      void this.#health()
+        .then((health) => {
+          this.#systemd.ready();
+          this.#logger.info({ cassandra: health.cassandra }, "ready");
+          this.#startWatchdog();
+        })
+        .catch((error: unknown) => {
+          this.#readySent = false;
+          this.#logger.warn({ err: error }, "first health check failed; READY waits for the next session");
+        });
     }
   }
 

@@ -155,6 +155,8 @@ export class ControlPlaneSession {
   #connectOnce(): Promise<{ kind: "welcomed" | "failed"; notBeforeMs: number } | { kind: "dismissed"; reason: string }> {
     return new Promise((resolve) => {
       let welcomed = false;
+      // frames after welcome wait until the welcome is handled (the credential stored)
+      let afterWelcome: Promise<void> = Promise.resolve();
       let notBeforeMs = 0;
       let dismissed: string | undefined;
       const socket = new WebSocket(this.#options.url, { perMessageDeflate: false, handshakeTimeout: 10_000, maxPayload: 16 * 1024 * 1024 });
@@ -178,7 +180,9 @@ export class ControlPlaneSession {
       socket.on("message", (data: RawData, isBinary: boolean) => {
         const buffer = toBuffer(data);
         if (isBinary) {
-          if (welcomed && buffer.length >= 4) this.#options.handlers.onTunnelData(buffer.readUInt32BE(0), buffer.subarray(4));
+          if (welcomed && buffer.length >= 4) {
+            afterWelcome = afterWelcome.then(() => this.#options.handlers.onTunnelData(buffer.readUInt32BE(0), buffer.subarray(4)));
+          }
           return;
         }
         const parsed = parseControlPlaneFrame(buffer.toString("utf8"));
@@ -191,7 +195,7 @@ export class ControlPlaneSession {
           if (message.type === "welcome") {
             clearTimeout(welcomeTimer);
             welcomed = true;
-            void this.#onWelcome(socket, message);
+            afterWelcome = this.#onWelcome(socket, message);
           } else if (message.type === "error") {
             this.#logger.error({ code: message.code, problem: message.message }, "the control plane refused this agent");
           } else {
@@ -199,11 +203,14 @@ export class ControlPlaneSession {
           }
           return;
         }
-        const goodbye = this.#dispatch(message);
-        if (goodbye) {
-          if (goodbye.reconnectAfterMs === undefined) dismissed = goodbye.reason;
-          else notBeforeMs = goodbye.reconnectAfterMs;
-        }
+        afterWelcome = afterWelcome.then(() => {
+          if (socket !== this.#socket) return;
+          const goodbye = this.#dispatch(message);
+          if (goodbye) {
+            if (goodbye.reconnectAfterMs === undefined) dismissed = goodbye.reason;
+            else notBeforeMs = goodbye.reconnectAfterMs;
+          }
+        });
       });
       socket.on("error", (error) => this.#logger.warn({ err: error, url: this.#options.url }, "control-plane socket error"));
       socket.on("close", (code, reason) => {
