@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { Selectable } from "kysely";
 import type { ApiTokensTable } from "../database.ts";
 import { isStoreError } from "../errors.ts";
-import type { ApiToken } from "../model.ts";
+import type { ApiToken, TimeInput } from "../model.ts";
 import type { ApiTokensRepo, CreatedToken } from "../store.ts";
 import { inTransaction, notFound, nowIso, requireText, type RepoContext } from "../support/context.ts";
 import { displayPrefix, hashSecret, newSecret } from "../support/secrets.ts";
@@ -28,7 +28,7 @@ function toApiToken(row: Selectable<ApiTokensTable>): ApiToken {
 export function apiTokensRepo(ctx: RepoContext): ApiTokensRepo {
   const { db } = ctx;
 
-  async function create(tx: RepoContext, input: { userId: string; name: string; expiresAt?: Date | string | null }): Promise<CreatedToken> {
+  async function create(tx: RepoContext, input: { userId: string; name: string; expiresAt?: TimeInput | null }): Promise<CreatedToken> {
     const plaintext = newSecret("apiToken");
     const row = {
       id: randomUUID(),

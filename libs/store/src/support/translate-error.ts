@@ -37,21 +37,24 @@ const explanations: Partial<Record<StoreError["code"], string>> = {
   unavailable: "the database cannot be reached or is locked; retry later",
 };
 
+const unavailableMessages =
+  /connection terminated|timeout exceeded when trying to connect|pool .*ended|database connection is not open|driver has already been destroyed/i;
+
 /** Turns anything a query threw into a StoreError, keeping the original as `cause`. */
 export function translateError(error: unknown, operation: string): StoreError {
   if (error instanceof StoreError) return error;
-  const code = errorCode(error);
   const message = error instanceof Error ? error.message : String(error);
-  const mapped =
-    (code !== undefined && (postgresCodes[code] ?? sqliteCodes[code])) ||
-    (code !== undefined && networkCodes.has(code) ? "unavailable" : undefined) ||
-    (/connection terminated|timeout exceeded when trying to connect|pool .*ended|database connection is not open|driver has already been destroyed/i.test(
-      message,
-    )
-      ? "unavailable"
-      : "internal");
-  const why = explanations[mapped];
-  return new StoreError(mapped, `${operation} failed: ${why ? `${why} (${message})` : message}`, { cause: error });
+  const code = classify(errorCode(error), message);
+  const why = explanations[code];
+  return new StoreError(code, `${operation} failed: ${why ? `${why} (${message})` : message}`, { cause: error });
+}
+
+function classify(code: string | undefined, message: string): StoreError["code"] {
+  if (code !== undefined) {
+    const known = postgresCodes[code] ?? sqliteCodes[code] ?? (networkCodes.has(code) ? "unavailable" : undefined);
+    if (known) return known;
+  }
+  return unavailableMessages.test(message) ? "unavailable" : "internal";
 }
 
 function errorCode(error: unknown): string | undefined {
