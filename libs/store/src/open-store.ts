@@ -9,7 +9,6 @@ import { openSqlite } from "./dialect/sqlite.ts";
 import { StoreError } from "./errors.ts";
 import { migrationProvider } from "./migrations/index.ts";
 import type { NotificationListener, Notifier } from "./notifications/notifier.ts";
-import { postgresNotifier } from "./notifications/postgres-notifier.ts";
 import { agentsRepo } from "./repos/agents.ts";
 import { apiTokensRepo } from "./repos/api-tokens.ts";
 import { assignmentsRepo } from "./repos/assignments.ts";
@@ -65,15 +64,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const { db, notifier, release } =
     location.dialect === "sqlite"
       ? openSqlite(location.path, options.busyTimeoutMs ?? 5_000)
-      : (() => {
-          const pool = openPostgres(location.url, options.poolSize ?? 10);
-          const listener = postgresNotifier(location.url);
-          const release = async () => {
-            await listener.close();
-            await pool.destroy();
-          };
-          return { db: pool, notifier: listener, release };
-        })();
+      : openPostgres(location.url, options.poolSize ?? 10);
   try {
     await migrate(db, location.dialect);
   } catch (error) {
