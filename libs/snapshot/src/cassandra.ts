@@ -23,6 +23,9 @@ export function parseContactPoints(text: string): string[] {
   return points;
 }
 
+/** How values map to JS: ES2015 Map and Set, undefined as unset. Bound values are encoded the same way everywhere. */
+export const clientEncoding = { map: Map, set: Set, useUndefinedAsUnset: true };
+
 /**
  * Connects with the settings every snapshot operation relies on: ES2015 Map
  * and Set for collections (non-string map keys round-trip), undefined as unset
@@ -32,7 +35,7 @@ export async function connectCassandra(target: CassandraTarget): Promise<cassand
   const client = new cassandra.Client({
     contactPoints: [...target.contactPoints],
     localDataCenter: target.localDataCenter ?? "datacenter1",
-    encoding: { map: Map, set: Set, useUndefinedAsUnset: true },
+    encoding: clientEncoding,
     pooling: {
       coreConnectionsPerHost: { [cassandra.types.distance.local]: target.connectionsPerHost ?? 2 },
       maxRequestsPerConnection: 2048,

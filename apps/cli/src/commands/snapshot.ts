@@ -73,6 +73,11 @@ export function snapshotCommand(context: CommandContext): Command {
     .option("--replication <cql-map>", "replication for the target keyspace", "{'class': 'SimpleStrategy', 'replication_factor': 1}")
     .option("--work-dir <dir>", "chunk cache and restore journals (default: <cache-dir>/restore)")
     .option("--concurrency <n>", "requests in flight against Cassandra", positiveInt("--concurrency"), 256)
+    .addOption(
+      new Option("--load-path <path>", "auto: import SSTables into a node on this machine, CQL otherwise; cql: CQL only")
+        .choices(["auto", "cql"])
+        .default("auto"),
+    )
     .option("--json", "print the result as JSON")
     .action(async (from: string, opts: RestoreFlags) => {
       const output = context.output(opts.json);
@@ -91,6 +96,9 @@ export function snapshotCommand(context: CommandContext): Command {
           replication: opts.replication,
           workDir: opts.workDir ?? join(context.config().cacheDir, "restore"),
           requestConcurrency: opts.concurrency,
+          loadPath: opts.loadPath,
+          cacheDir: context.config().cacheDir,
+          onNote: (message) => output.progress(`note: ${message}`),
           onProgress: progressPrinter(output),
         });
         output.progressDone();
@@ -98,7 +106,8 @@ export function snapshotCommand(context: CommandContext): Command {
         output.line(
           `restored ${result.snapshotId} into keyspace ${result.keyspace}: ${result.rows.toLocaleString("en-US")} rows in ` +
             `${result.seconds.total.toFixed(1)} s (download ${result.seconds.download.toFixed(1)} s, ${result.chunksDownloaded} of ` +
-            `${result.chunks} chunks fetched; load ${result.seconds.load.toFixed(1)} s)${result.resumed ? ", resumed" : ""}`,
+            `${result.chunks} chunks fetched; load ${result.seconds.load.toFixed(1)} s` +
+            `${result.importedTables.length > 0 ? `, SSTables imported for ${result.importedTables.join(", ")}` : ""})${result.resumed ? ", resumed" : ""}`,
         );
       } finally {
         await client.shutdown();
@@ -177,6 +186,7 @@ interface ExportFlags {
   chunkSize: number;
   chunks?: number;
   concurrency: number;
+  loadPath: "auto" | "cql";
   json?: boolean;
 }
 
@@ -188,6 +198,7 @@ interface RestoreFlags {
   replication: string;
   workDir?: string;
   concurrency: number;
+  loadPath: "auto" | "cql";
   json?: boolean;
 }
 

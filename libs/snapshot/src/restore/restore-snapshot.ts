@@ -1,16 +1,18 @@
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
 import type cassandra from "cassandra-driver";
-import type { SnapshotManifest, TransferProgress } from "@devenv/protocol";
+import type { SnapshotChunk, SnapshotManifest, TransferProgress } from "@devenv/protocol";
 import { quoteIdentifier } from "../cql/cql-type.ts";
 import { userTypesOf } from "../schema/keyspace-schema.ts";
 import type { BlobStore } from "../store/blob-store.ts";
+import { clientEncoding } from "../cassandra.ts";
 import { SnapshotError } from "../errors.ts";
 import { readManifest } from "../manifest.ts";
 import { mapBounded, Semaphore } from "../util/bounded.ts";
 import { progressReporter } from "../util/progress.ts";
 import { ChunkCache } from "./chunk-cache.ts";
 import { RestoreJournal } from "./journal.ts";
+import { findLocalNode, importableTables, SSTableImport } from "./sstable-import.ts";
 import { TableLoader } from "./table-loader.ts";
 
 export interface RestoreOptions {
@@ -30,6 +32,16 @@ export interface RestoreOptions {
   requestConcurrency?: number;
   maxBatchRows?: number;
   maxBatchBytes?: number;
+  /**
+   * "auto" (default): tables without counters or indexes are written as SSTables and
+   * imported when the node runs on this machine (see sstable-import.ts), the rest by CQL.
+   * "cql": everything by CQL.
+   */
+  loadPath?: "auto" | "cql";
+  /** Where the SSTable helper is compiled once; defaults to workDir. */
+  cacheDir?: string;
+  /** Told why the SSTable path was not taken or was abandoned for CQL. */
+  onNote?: (message: string) => void;
   onProgress?: (progress: TransferProgress) => void;
   signal?: AbortSignal;
   now?: () => Date;
@@ -43,6 +55,8 @@ export interface RestoreResult {
   chunksDownloaded: number;
   bytesDownloaded: number;
   resumed: boolean;
+  /** Tables written as SSTables and imported, rather than loaded by CQL. */
+  importedTables: string[];
   seconds: { download: number; schema: number; load: number; total: number };
 }
 
@@ -63,94 +77,230 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
   validateKeyspaceName(keyspace);
   const replication = options.replication ?? defaultReplication;
   validateReplication(replication);
-
-  // 1. download and verify everything before touching the target
-  const chunks = manifest.tables.flatMap((t) => t.chunks);
-  const cache = new ChunkCache(join(options.workDir, "chunks"));
-  progress.update({ phase: "download", bytesTotal: manifest.totals.bytes, chunksTotal: chunks.length, rowsTotal: manifest.totals.rows });
-  const fetched = await cache.fill(options.store, chunks, {
-    concurrency: options.downloadConcurrency ?? 8,
-    onBytes: (n) => progress.add({ bytesDone: n }),
-    onChunk: () => progress.add({ chunksDone: 1 }),
-  });
-  signal.throwIfAborted();
-  const downloadDone = Date.now();
-
-  // 2. resume or start over; the schema is proven on a scratch keyspace first
-  const journal = await RestoreJournal.open(
-    join(options.workDir, "journals", `${keyspace}.ndjson`),
-    { snapshotId: manifest.id, manifestSha256: manifestDigest(manifest), keyspace },
-    now(),
-  );
   const client = options.client;
-  const targetExists = await keyspaceExists(client, keyspace);
-  progress.update({ phase: "schema", bytesDone: 0, chunksDone: 0 });
-  if (!(journal.resumed && journal.schemaCreated && targetExists)) {
-    await tryScratchSchema(client, manifest, replication);
-    signal.throwIfAborted();
-    await createKeyspace(client, keyspace, manifest, replication);
-    await journal.markSchemaCreated();
-  }
-  const schemaDone = Date.now();
 
-  // 3. load every chunk not yet journalled, at bounded concurrency
-  const userTypes = userTypesOf(manifest.schema.types);
-  const inFlight = new Semaphore(options.requestConcurrency ?? 256);
-  const limits = {
-    inFlight,
-    maxBatchRows: options.maxBatchRows ?? 64,
-    maxBatchBytes: options.maxBatchBytes ?? 32 * 1024,
-    signal,
-  };
-  const work = manifest.tables.flatMap((table) => {
-    const loader = new TableLoader(client, keyspace, table, userTypes);
-    return table.chunks.map((chunk, index) => ({ loader, chunk, key: `${table.name}/${index}/${chunk.sha256}` }));
-  });
-  const alreadyDone = work.filter((w) => journal.doneChunks.has(w.key));
-  progress.update({
-    phase: "load",
-    chunksDone: alreadyDone.length,
-    rowsDone: alreadyDone.reduce((n, w) => n + w.chunk.rows, 0),
-    bytesDone: alreadyDone.reduce((n, w) => n + w.chunk.bytes, 0),
-  });
-  let rows = 0;
-  await mapBounded(
-    work.filter((w) => !journal.doneChunks.has(w.key)),
-    options.chunkConcurrency ?? 4,
-    async ({ loader, chunk, key }) => {
-      signal.throwIfAborted();
-      const loaded = await loader.loadChunk(
-        cache.pathOf(chunk.sha256),
-        limits,
-        (n) => progress.add({ rowsDone: n }),
-        journal.resumed && loader.table.counter,
-      );
-      if (loaded !== chunk.rows) {
-        throw new SnapshotError("corrupt", `chunk ${chunk.sha256} of ${loader.table.name} holds ${loaded} rows, the manifest says ${chunk.rows}`);
+  // the SSTable helper's JVM starts while chunks download; it touches nothing until asked
+  const importable = options.loadPath === "cql" ? new Set<string>() : importableTables(manifest);
+  const helper = importable.size === 0 ? Promise.resolve(undefined) : startHelper(options, keyspace);
+  try {
+    // 1. download and verify everything before touching the target
+    const chunks = manifest.tables.flatMap((t) => t.chunks);
+    const cache = new ChunkCache(join(options.workDir, "chunks"));
+    progress.update({ phase: "download", bytesTotal: manifest.totals.bytes, chunksTotal: chunks.length, rowsTotal: manifest.totals.rows });
+    const fetched = await cache.fill(options.store, chunks, {
+      concurrency: options.downloadConcurrency ?? 8,
+      onBytes: (n) => progress.add({ bytesDone: n }),
+      onChunk: () => progress.add({ chunksDone: 1 }),
+    });
+    signal.throwIfAborted();
+    const downloadDone = Date.now();
+
+    // 2. resume or start over; a schema this node rejects never costs an existing target
+    const journal = await RestoreJournal.open(
+      join(options.workDir, "journals", `${keyspace}.ndjson`),
+      { snapshotId: manifest.id, manifestSha256: manifestDigest(manifest), keyspace },
+      now(),
+    );
+    const targetExists = await keyspaceExists(client, keyspace);
+    progress.update({ phase: "schema", bytesDone: 0, chunksDone: 0 });
+    if (!(journal.resumed && journal.schemaCreated && targetExists)) {
+      if (targetExists) {
+        await tryScratchSchema(client, manifest, replication);
+        signal.throwIfAborted();
+        await createKeyspace(client, keyspace, manifest, replication);
+      } else {
+        // nothing to lose: the target itself is the trial, dropped again when rejected
+        await createKeyspace(client, keyspace, manifest, replication).catch(async (error: unknown) => {
+          await client.execute(`DROP KEYSPACE IF EXISTS ${quoteIdentifier(keyspace)}`).catch(() => {});
+          throw schemaConflict(manifest, error);
+        });
       }
+      await journal.markSchemaCreated();
+    }
+    const schemaDone = Date.now();
+
+    // 3. load every chunk not yet journalled
+    const userTypes = userTypesOf(manifest.schema.types);
+    const limits = {
+      inFlight: new Semaphore(options.requestConcurrency ?? 256),
+      maxBatchRows: options.maxBatchRows ?? 64,
+      maxBatchBytes: options.maxBatchBytes ?? 32 * 1024,
+      signal,
+    };
+    const work = manifest.tables.flatMap((table) => {
+      const loader = new TableLoader(client, keyspace, table, userTypes);
+      return table.chunks.map((chunk, index) => ({ loader, chunk, key: `${table.name}/${index}/${chunk.sha256}` }));
+    });
+    const alreadyDone = work.filter((w) => journal.doneChunks.has(w.key));
+    progress.update({
+      phase: "load",
+      chunksDone: alreadyDone.length,
+      rowsDone: alreadyDone.reduce((n, w) => n + w.chunk.rows, 0),
+      bytesDone: alreadyDone.reduce((n, w) => n + w.chunk.bytes, 0),
+    });
+    let rows = 0;
+    const finished = async (item: LoadItem, loaded: number) => {
       rows += loaded;
-      await journal.markChunkDone(key);
-      progress.add({ chunksDone: 1, bytesDone: chunk.bytes });
+      await journal.markChunkDone(item.key);
+      progress.add({ chunksDone: 1, bytesDone: item.chunk.bytes });
+    };
+    const loadByCql = (items: LoadItem[]) =>
+      mapBounded(items, options.chunkConcurrency ?? 4, async (item) => {
+        signal.throwIfAborted();
+        const loaded = await item.loader.loadChunk(
+          cache.pathOf(item.chunk.sha256),
+          limits,
+          (n) => progress.add({ rowsDone: n }),
+          journal.resumed && item.loader.table.counter,
+        );
+        checkRowCount(item, loaded);
+        await finished(item, loaded);
+      });
+
+    const todo = work.filter((w) => !journal.doneChunks.has(w.key));
+    const sstableHelper = await helper;
+    const bySSTables = sstableHelper ? todo.filter((w) => importable.has(w.loader.table.name)) : [];
+    const importedTables = [...new Set(bySSTables.map((w) => w.loader.table.name))];
+    const sstableLane = async () => {
+      if (!sstableHelper) return;
+      const groups = importGroups(bySSTables);
+      for (let g = 0; g < groups.length; g++) {
+        signal.throwIfAborted();
+        try {
+          await importGroup(sstableHelper, client, keyspace, manifest, groups[g]!, (n) => progress.add({ rowsDone: n }), cache, finished);
+        } catch (error) {
+          if (error instanceof SnapshotError) throw error;
+          // rewriting rows is exact for tables without counters, so the rest goes by CQL
+          options.onNote?.(`SSTable import failed (${(error as Error).message}); loading the rest by CQL`);
+          importedTables.splice(0, importedTables.length, ...new Set(groups.slice(0, g).flat().map((w) => w.loader.table.name)));
+          await loadByCql(groups.slice(g).flat());
+          return;
+        }
+      }
+    };
+    await Promise.all([loadByCql(todo.filter((w) => !bySSTables.includes(w))), sstableLane()]);
+    await journal.remove();
+    const end = Date.now();
+    progress.update({ phase: "done" }, true);
+    return {
+      snapshotId: manifest.id,
+      keyspace,
+      rows: rows + alreadyDone.reduce((n, w) => n + w.chunk.rows, 0),
+      chunks: work.length,
+      chunksDownloaded: fetched.downloaded,
+      bytesDownloaded: fetched.bytesDownloaded,
+      resumed: journal.resumed,
+      importedTables,
+      seconds: {
+        download: (downloadDone - started) / 1000,
+        schema: (schemaDone - downloadDone) / 1000,
+        load: (end - schemaDone) / 1000,
+        total: (end - started) / 1000,
+      },
+    };
+  } finally {
+    await (await helper.catch(() => undefined))?.close();
+  }
+}
+
+interface LoadItem {
+  loader: TableLoader;
+  chunk: SnapshotChunk;
+  key: string;
+}
+
+function checkRowCount(item: LoadItem, loaded: number): void {
+  if (loaded !== item.chunk.rows) {
+    throw new SnapshotError(
+      "corrupt",
+      `chunk ${item.chunk.sha256} of ${item.loader.table.name} holds ${loaded} rows, the manifest says ${item.chunk.rows}`,
+    );
+  }
+}
+
+/** Starts the SSTable helper when the node is local; undefined (CQL for all) when it cannot be used. */
+async function startHelper(options: RestoreOptions, keyspace: string): Promise<SSTableImport | undefined> {
+  try {
+    const node = await findLocalNode(options.client);
+    if (!node) {
+      options.onNote?.("the node is not on this machine: loading by CQL");
+      return undefined;
+    }
+    return await SSTableImport.start(node, {
+      cacheDir: options.cacheDir ?? options.workDir,
+      sstableDir: join(options.workDir, "sstables", keyspace),
+      encodingOptions: { encoding: clientEncoding },
+    });
+  } catch (error) {
+    options.onNote?.(`cannot write SSTables here (${(error as Error).message}); loading by CQL`);
+    return undefined;
+  }
+}
+
+/** Consecutive chunks of one table, imported (and journalled) together. */
+function importGroups(items: LoadItem[]): LoadItem[][] {
+  const groups: LoadItem[][] = [];
+  let rawBytes = 0;
+  for (const item of items) {
+    const last = groups.at(-1);
+    if (!last || last[0]!.loader !== item.loader || rawBytes + item.chunk.rawBytes > importGroupRawBytes) {
+      groups.push([item]);
+      rawBytes = 0;
+    } else {
+      last.push(item);
+    }
+    rawBytes += item.chunk.rawBytes;
+  }
+  return groups;
+}
+
+/** A killed restore redoes at most this much NDJSON of a table; each import costs the node little. */
+const importGroupRawBytes = 256 * 1024 * 1024;
+
+async function importGroup(
+  helper: SSTableImport,
+  client: cassandra.Client,
+  keyspace: string,
+  manifest: SnapshotManifest,
+  items: LoadItem[],
+  onRows: (n: number) => void,
+  cache: ChunkCache,
+  finished: (item: LoadItem, loaded: number) => Promise<void>,
+): Promise<void> {
+  const loader = items[0]!.loader;
+  const metadata = await client.metadata.getTable(keyspace, loader.table.name);
+  if (!metadata) throw new Error(`table ${keyspace}.${loader.table.name} is not in the driver's metadata`);
+  const statements = loader.insertStatements;
+  const typeInfos = statements.map((s) => s.columns.map((i) => metadata.columnsByName[loader.table.columns[i]!.name]!.type));
+  const counts: number[] = [];
+  await helper.importGroup(
+    keyspace,
+    loader.table,
+    manifest,
+    typeInfos,
+    statements.map((s) => s.query),
+    async function* () {
+      for (const item of items) {
+        let loaded = 0;
+        for await (const row of loader.rowsOf(cache.pathOf(item.chunk.sha256))) {
+          yield loader.boundRow(row);
+          if (++loaded % 1000 === 0) onRows(1000);
+        }
+        onRows(loaded % 1000);
+        checkRowCount(item, loaded);
+        counts.push(loaded);
+      }
     },
   );
-  await journal.remove();
-  const end = Date.now();
-  progress.update({ phase: "done" }, true);
-  return {
-    snapshotId: manifest.id,
-    keyspace,
-    rows: rows + alreadyDone.reduce((n, w) => n + w.chunk.rows, 0),
-    chunks: work.length,
-    chunksDownloaded: fetched.downloaded,
-    bytesDownloaded: fetched.bytesDownloaded,
-    resumed: journal.resumed,
-    seconds: {
-      download: (downloadDone - started) / 1000,
-      schema: (schemaDone - downloadDone) / 1000,
-      load: (end - schemaDone) / 1000,
-      total: (end - started) / 1000,
-    },
-  };
+  for (const [i, item] of items.entries()) await finished(item, counts[i]!);
+}
+
+function schemaConflict(manifest: SnapshotManifest, error: unknown): SnapshotError {
+  return new SnapshotError(
+    "schema-conflict",
+    `this Cassandra rejects the schema of snapshot "${manifest.id}": ${(error as Error).message}; the target keyspace was not touched`,
+    { cause: error },
+  );
 }
 
 function manifestDigest(manifest: SnapshotManifest): string {
@@ -183,11 +333,7 @@ async function tryScratchSchema(client: cassandra.Client, manifest: SnapshotMani
   try {
     await createKeyspace(client, scratch, manifest, replication);
   } catch (error) {
-    throw new SnapshotError(
-      "schema-conflict",
-      `this Cassandra rejects the schema of snapshot "${manifest.id}": ${(error as Error).message}; the target keyspace was not touched`,
-      { cause: error },
-    );
+    throw schemaConflict(manifest, error);
   } finally {
     await client.execute(`DROP KEYSPACE IF EXISTS ${scratch}`).catch(() => {});
   }

@@ -11,17 +11,19 @@ type Query = { query: string; params: unknown[] };
 export interface LoadLimits {
   /** Shared bound on requests in flight across every chunk being loaded. */
   inFlight: Semaphore;
-  /** Rows of one partition sent together in an unlogged batch. */
+  /** Rows sent together in an unlogged batch (of one partition for counters). */
   maxBatchRows: number;
-  /** Bound on a batch's size, counted in NDJSON bytes (below Cassandra's batch_size_fail_threshold). */
+  /**
+   * Bound on a batch's size, counted in NDJSON bytes, to stay below Cassandra's
+   * batch_size_fail_threshold (50 KiB by default); a batch the node still rejects is split.
+   */
   maxBatchBytes: number;
   signal: AbortSignal;
 }
 
 /**
- * Writes one table's chunks: prepared INSERTs (UPDATE for counters), rows of a
- * partition grouped into unlogged batches, absent cells left unset so no
- * tombstones are written.
+ * Writes one table's chunks: prepared INSERTs (UPDATE for counters) in unlogged
+ * batches of consecutive rows, absent cells left unset so no tombstones are written.
  */
 export class TableLoader {
   readonly table: SnapshotTable;
@@ -78,7 +80,11 @@ export class TableLoader {
       if (failure !== undefined || limits.signal.aborted) break;
       const row = parseRow(line, this.codecs.length, path);
       rows++;
-      const key = JSON.stringify(row.slice(0, this.partitionCount));
+      // Counter batches stay within a partition. Other rows are batched across partitions:
+      // a chunk is a token-range scan, so consecutive rows have neighbouring tokens and
+      // (on a ring of a few vnodes per node) the same replicas, which is what makes a
+      // multi-partition unlogged batch cheap for the coordinator.
+      const key = this.table.counter ? JSON.stringify(row.slice(0, this.partitionCount)) : "";
       if (group.length > 0 && (key !== groupKey || group.length >= limits.maxBatchRows || groupBytes + line.length > limits.maxBatchBytes)) {
         await send(group);
         group = [];
@@ -108,11 +114,44 @@ export class TableLoader {
       else await this.client.batch(queries, { prepare: true, logged: false, counter: true });
       return;
     }
-    const queries = rows.map((row) => this.insertFor(row));
-    await withRetries(async () => {
-      if (queries.length === 1) await this.client.execute(queries[0]!.query, queries[0]!.params, { prepare: true, isIdempotent: true });
-      else await this.client.batch(queries, { prepare: true, logged: false, isIdempotent: true });
-    });
+    await this.insertBatch(rows.map((row) => this.insertFor(row)));
+  }
+
+  private async insertBatch(queries: Query[]): Promise<void> {
+    try {
+      await withRetries(async () => {
+        if (queries.length === 1) await this.client.execute(queries[0]!.query, queries[0]!.params, { prepare: true, isIdempotent: true });
+        else await this.client.batch(queries, { prepare: true, logged: false, isIdempotent: true });
+      });
+    } catch (error) {
+      // the node's batch_size_fail_threshold is lower than our byte bound guessed: halve and retry
+      if (queries.length > 1 && /batch too large/i.test((error as Error).message)) {
+        const half = Math.ceil(queries.length / 2);
+        await this.insertBatch(queries.slice(0, half));
+        await this.insertBatch(queries.slice(half));
+        return;
+      }
+      throw error;
+    }
+  }
+
+  /** The INSERTs a row may need: every column, or only the partition's static cells. */
+  get insertStatements(): { query: string; columns: number[] }[] {
+    return [
+      { query: this.insertAll, columns: this.table.columns.map((_, i) => i) },
+      { query: this.insertStatic, columns: [...Array(this.partitionCount).keys(), ...this.staticIndexes] },
+    ];
+  }
+
+  /** Which of `insertStatements` a row needs, and its values decoded for the driver (undefined = unset). */
+  boundRow(row: JsonValue[]): { statement: number; values: unknown[] } {
+    const { query, params } = this.insertFor(row);
+    return { statement: query === this.insertAll ? 0 : 1, values: params };
+  }
+
+  /** Parsed rows of one chunk file, checked for shape. */
+  async *rowsOf(path: string): AsyncGenerator<JsonValue[]> {
+    for await (const line of chunkLines(path)) yield parseRow(line, this.codecs.length, path);
   }
 
   private insertFor(row: JsonValue[]): Query {

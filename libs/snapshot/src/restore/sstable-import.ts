@@ -1,0 +1,329 @@
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { networkInterfaces } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import cassandra from "cassandra-driver";
+import type { SnapshotManifest, SnapshotTable } from "@devenv/protocol";
+import { quoteIdentifier } from "../cql/cql-type.ts";
+import { createTypeStatement } from "../schema/keyspace-schema.ts";
+
+/**
+ * The physical load path: rows are encoded here exactly as a prepared INSERT binds
+ * them, a small Java program (SSTableImport.java, run on the node's own Cassandra
+ * jars) writes them into SSTables with CQLSSTableWriter, and the node imports them
+ * over JMX like `nodetool import`. The node then spends nothing on commit log,
+ * memtables or flushes for them. Only possible when the node runs on this machine.
+ */
+
+/** What a local node tells about itself over CQL (system_views), enough to import into it. */
+export interface LocalNode {
+  jmxHost: string;
+  jmxPort: number;
+  /** The node's own jars: the SSTables are written by the same Cassandra version that imports them. */
+  jars: string[];
+  partitioner: string;
+  /** Decides which SSTable version the node writes and accepts (5.0: CASSANDRA_4 → "nb"). */
+  storageCompatibilityMode: string;
+}
+
+/** The node behind `client`, when it runs on this machine and exposes what an import needs; else undefined. */
+export async function findLocalNode(client: cassandra.Client): Promise<LocalNode | undefined> {
+  // one node, on this machine: a cluster's other replicas would never see the SSTables
+  const hosts = client.hosts.values().map((h) => h.address.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1"));
+  if (hosts.length !== 1 || !isLocalAddress(hosts[0]!)) return undefined;
+  try {
+    const props = await client.execute(
+      "SELECT name, value FROM system_views.system_properties WHERE name IN ('cassandra.jmx.local.port', 'java.class.path')",
+    );
+    const byName = new Map(props.rows.map((r) => [r.get("name") as string, r.get("value") as string]));
+    const jmxPort = Number(byName.get("cassandra.jmx.local.port"));
+    const jars = (byName.get("java.class.path") ?? "").split(":").filter((p) => p.endsWith(".jar"));
+    if (!Number.isInteger(jmxPort) || jmxPort <= 0 || !jars.some((j) => /cassandra-all-[^/]*\.jar$/.test(j)) || !jars.every(existsSync)) {
+      return undefined;
+    }
+    const local = await client.execute("SELECT partitioner FROM system.local");
+    const partitioner = local.first()?.get("partitioner") as string | undefined;
+    if (!partitioner) return undefined;
+    const mode = await client.execute("SELECT value FROM system_views.settings WHERE name = 'storage_compatibility_mode'");
+    const storageCompatibilityMode = mode.first()?.get("value") as string | undefined;
+    if (!storageCompatibilityMode) return undefined;
+    return { jmxHost: "127.0.0.1", jmxPort, jars, partitioner, storageCompatibilityMode };
+  } catch {
+    // an older node without system_views, or no permission to read it: CQL it is
+    return undefined;
+  }
+}
+
+function isLocalAddress(host: string): boolean {
+  if (host === "localhost" || host.startsWith("127.") || host === "::1") return true;
+  if (isIP(host) === 0) return false;
+  return Object.values(networkInterfaces()).some((addresses) => addresses?.some((a) => a.address === host));
+}
+
+/** Tables the physical path loads exactly: no counters (not writable as SSTables), no index to keep in step. */
+export function importableTables(manifest: SnapshotManifest): Set<string> {
+  const indexed = new Set(
+    manifest.schema.statements.flatMap((s) => {
+      const match = /^CREATE (?:CUSTOM )?INDEX \S+ ON ("(?:[^"]|"")+"|\w+)/.exec(s);
+      return match ? [match[1]!.replace(/^"(.*)"$/, "$1").replaceAll('""', '"')] : [];
+    }),
+  );
+  return new Set(manifest.tables.filter((t) => !t.counter && !indexed.has(t.name)).map((t) => t.name));
+}
+
+const helperSource = fileURLToPath(new URL("./sstable/SSTableImport.java", import.meta.url));
+
+/** Compiles the helper once per source and Cassandra version into the cache. */
+async function compiledHelper(cacheDir: string, jars: readonly string[]): Promise<string> {
+  const source = await readFile(helperSource);
+  const cassandraJar = jars.find((j) => /cassandra-all-[^/]*\.jar$/.test(j))!;
+  const key = createHash("sha256").update(source).update(cassandraJar).digest("hex").slice(0, 16);
+  const dir = join(cacheDir, "sstable-import", key);
+  if (existsSync(join(dir, "SSTableImport.class"))) return dir;
+  const building = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
+  await mkdir(building, { recursive: true });
+  try {
+    await runToEnd("javac", ["-nowarn", "-cp", jars.join(":"), "-d", building, helperSource]);
+    await writeFile(
+      join(building, "logback.xml"),
+      `<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender"><target>System.err</target>` +
+        `<encoder><pattern>%level %logger{0}: %msg%n</pattern></encoder></appender><root level="WARN"><appender-ref ref="E"/></root></configuration>\n`,
+    );
+    // a concurrent restore may have won the race; either copy is the same
+    await rename(building, dir).catch(async () => rm(building, { recursive: true, force: true }));
+  } catch (error) {
+    await rm(building, { recursive: true, force: true });
+    throw error;
+  }
+  return dir;
+}
+
+function runToEnd(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} failed (${code}): ${stderr.trim()}`))));
+  });
+}
+
+/** The JVM options CQLSSTableWriter needs on JDK 17, and a small footprint: a restore stays under 256 MiB. */
+const jvmOptions = [
+  "-Xms32m",
+  "-Xmx160m",
+  "-XX:+UseSerialGC",
+  "-XX:ReservedCodeCacheSize=32m",
+  "-XX:MaxMetaspaceSize=96m",
+  "-Xss512k",
+  "-XX:+ExitOnOutOfMemoryError",
+  "-Djava.net.preferIPv4Stack=true",
+  "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED",
+  "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED",
+  "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
+  "--add-exports=jdk.unsupported/sun.misc=ALL-UNNAMED",
+  "--add-opens=java.base/java.lang=ALL-UNNAMED",
+  "--add-opens=java.base/java.nio=ALL-UNNAMED",
+  "--add-opens=java.base/jdk.internal.ref=ALL-UNNAMED",
+  "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+  "--add-opens=java.base/java.io=ALL-UNNAMED",
+  "--add-opens=java.base/java.util=ALL-UNNAMED",
+  "-Dio.netty.tryReflectionSetAccessible=true",
+  "-Dcassandra.disable_tcactive_openssl=true",
+];
+
+/** The subset of the driver's (untyped) Encoder that serializes one bound value. */
+interface ValueEncoder {
+  encode(value: unknown, typeInfo: unknown): Buffer | null | undefined;
+}
+const DriverEncoder = (cassandra as unknown as { Encoder: new (protocolVersion: number, options: object) => ValueEncoder }).Encoder;
+
+/** One running helper; tables are written group by group, each group imported as a whole. */
+export class SSTableImport {
+  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  private readonly replies: AsyncIterator<string>;
+  private readonly encoder: ValueEncoder;
+  private readonly sstableDir: string;
+  private stderr = "";
+  private readonly out = new FrameBuffer();
+  private exited: Promise<void>;
+
+  private constructor(child: ChildProcessByStdio<Writable, Readable, Readable>, sstableDir: string, encodingOptions: object) {
+    this.child = child;
+    this.sstableDir = sstableDir;
+    this.replies = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    child.stderr.on("data", (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+      if (process.env.DEVENV_DEBUG) process.stderr.write(d);
+    });
+    // protocol v4 and v5 serialize bound values the same way
+    this.encoder = new DriverEncoder(cassandra.types.protocolVersion.v4, encodingOptions);
+    this.exited = new Promise((resolve) => child.on("close", () => resolve()));
+    child.stdin.on("error", () => {});
+  }
+
+  /** Compiles (first time) and starts the helper; it is ready once it reached the node's JMX. */
+  static async start(node: LocalNode, options: { cacheDir: string; sstableDir: string; encodingOptions: object }): Promise<SSTableImport> {
+    const helperDir = await compiledHelper(options.cacheDir, node.jars);
+    await rm(options.sstableDir, { recursive: true, force: true });
+    await mkdir(options.sstableDir, { recursive: true });
+    const child = spawn(
+      "java",
+      [
+        ...jvmOptions,
+        ...(process.env.DEVENV_SSTABLE_JAVA_OPTS ?? "").split(/\s+/).filter(Boolean),
+        `-Dlogback.configurationFile=${join(helperDir, "logback.xml")}`,
+        "-cp",
+        [helperDir, ...node.jars].join(":"),
+        "SSTableImport",
+        node.jmxHost,
+        String(node.jmxPort),
+        node.partitioner,
+        node.storageCompatibilityMode,
+      ],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    const helper = new SSTableImport(child, options.sstableDir, options.encodingOptions);
+    const first = await helper.reply();
+    if (first !== "ready") {
+      await helper.close();
+      throw new Error(first);
+    }
+    return helper;
+  }
+
+  /** Writes the rows `rowsOf` yields as SSTables and imports them into keyspace.table. */
+  async importGroup(
+    keyspace: string,
+    table: SnapshotTable,
+    manifest: SnapshotManifest,
+    /** Per statement, the driver's type of each bound value. */
+    typeInfos: readonly (readonly unknown[])[],
+    statements: readonly string[],
+    rowsOf: () => AsyncIterable<{ statement: number; values: readonly unknown[] }>,
+  ): Promise<void> {
+    const dir = join(this.sstableDir, `${table.name}-${randomBytes(6).toString("hex")}`);
+    const ks = quoteIdentifier(keyspace);
+    const createTable = manifest.schema.statements.find((s) => s.startsWith(`CREATE TABLE ${quoteIdentifier(table.name)} `))!;
+    const types = manifest.schema.types.map((t) => createTypeStatement(t).replace(/^CREATE TYPE /, `CREATE TYPE ${ks}.`));
+    this.out.byte(0x47); // 'G'
+    for (const text of [dir, keyspace, table.name, createTable.replace(/^CREATE TABLE /, `CREATE TABLE ${ks}.`)]) this.out.utf8(text);
+    this.out.int32(types.length);
+    for (const type of types) this.out.utf8(type);
+    this.out.int32(statements.length);
+    for (const statement of statements) this.out.utf8(statement);
+    this.out.int32(table.columns.filter((c) => c.kind === "partition_key").length);
+    try {
+      for await (const row of rowsOf()) {
+        this.out.byte(0x52); // 'R'
+        this.out.byte(row.statement);
+        this.out.int32(row.values.length);
+        const types = typeInfos[row.statement]!;
+        for (let i = 0; i < row.values.length; i++) {
+          const value = row.values[i];
+          const bytes = value === undefined ? undefined : this.encoder.encode(value, types[i]);
+          if (bytes === undefined || bytes === null) {
+            this.out.int32(-1);
+          } else {
+            this.out.int32(bytes.length);
+            this.out.bytes(bytes);
+          }
+        }
+        if (this.out.length >= 256 * 1024) await this.flush();
+      }
+      this.out.byte(0x43); // 'C'
+      await this.flush();
+      const reply = await this.reply();
+      if (reply !== "imported") throw new Error(reply);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  private async flush(): Promise<void> {
+    const data = this.out.take();
+    if (data.length === 0) return;
+    if (!this.child.stdin.write(data)) {
+      await new Promise<void>((resolve, reject) => {
+        const onDrain = () => {
+          this.child.off("close", onClose);
+          resolve();
+        };
+        const onClose = () => {
+          this.child.stdin.off("drain", onDrain);
+          reject(new Error(`the SSTable writer stopped: ${this.stderr.trim().split("\n").at(-1) ?? ""}`));
+        };
+        this.child.stdin.once("drain", onDrain);
+        this.child.once("close", onClose);
+      });
+    }
+  }
+
+  private async reply(): Promise<string> {
+    for (;;) {
+      const next = await this.replies.next();
+      if (next.done) return `the SSTable writer exited: ${this.stderr.trim().split("\n").slice(-3).join(" ")}`;
+      // the JVM may print its own lines on stdout; replies carry a prefix
+      if (next.value.startsWith("@devenv ")) return next.value.slice("@devenv ".length).replace(/^failed /, "");
+    }
+  }
+
+  /** Ends the helper; SSTables of an unfinished group are never imported. */
+  async close(): Promise<void> {
+    this.child.stdin.end();
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+    await rm(this.sstableDir, { recursive: true, force: true });
+  }
+}
+
+/** Big-endian frames for the helper's DataInputStream, built in one growing buffer. */
+class FrameBuffer {
+  private buffer = Buffer.allocUnsafe(512 * 1024);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + n));
+    this.buffer.copy(bigger, 0, 0, this.length);
+    this.buffer = bigger;
+  }
+
+  byte(n: number): void {
+    this.room(1);
+    this.buffer[this.length++] = n;
+  }
+
+  int32(n: number): void {
+    this.room(4);
+    this.buffer.writeInt32BE(n, this.length);
+    this.length += 4;
+  }
+
+  bytes(data: Buffer): void {
+    this.room(data.length);
+    data.copy(this.buffer, this.length);
+    this.length += data.length;
+  }
+
+  utf8(text: string): void {
+    const data = Buffer.from(text, "utf8");
+    this.int32(data.length);
+    this.bytes(data);
+  }
+
+  /** The bytes so far; the next frames go into a fresh buffer (the old one is being written out). */
+  take(): Buffer {
+    const data = this.buffer.subarray(0, this.length);
+    this.buffer = Buffer.allocUnsafe(this.buffer.length);
+    this.length = 0;
+    return data;
+  }
+}
