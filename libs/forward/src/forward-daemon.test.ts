@@ -160,6 +160,18 @@ describe("ForwardDaemon over a tunnel route", () => {
     expect(JSON.stringify(status)).not.toContain("secret");
   });
 
+  it("releases a tunnel as soon as its client closes (not after the linger time)", async () => {
+    const a = await echo("A");
+    const server = await relay({ a });
+    const { daemon: forward, port } = await daemon({ route: { kind: "tunnel", url: `${server.url}/a`, token: "secret" } });
+    for (const close of ["end", "destroy"] as const) {
+      const client = connectClient(port);
+      await client.waitFor("A\n");
+      client.socket[close]();
+      await until(() => forward.status().active === 0 && server.openTunnels() === 0, "the tunnel to close", 1_000);
+    }
+  });
+
   it("closes the client when the target behind the tunnel goes away", async () => {
     const a = await echo("A");
     const server = await relay({ a });

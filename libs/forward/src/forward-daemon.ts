@@ -244,6 +244,14 @@ export class ForwardDaemon {
     upstream.pipe(client);
     upstream.on("error", () => client.destroy());
     client.on("error", () => upstream.destroy());
+    // a WebSocket stream does not destroy itself once both directions are done: do it here
+    let upstreamDone = 0;
+    const upstreamHalfDone = () => {
+      upstreamDone += 1;
+      if (upstreamDone === 2) upstream.destroy();
+    };
+    upstream.once("end", upstreamHalfDone);
+    upstream.once("finish", upstreamHalfDone);
     // pipe() ends the other side when one side ends; give it a moment to flush, then let go
     const linger = (other: Duplex) => setTimeout(() => other.destroy(), lingerMs).unref();
     let open = 2;
@@ -254,6 +262,8 @@ export class ForwardDaemon {
       this.#connections.delete(connection);
     };
     client.once("close", () => {
+      // unpiped from a closed client, the upstream would sit paused and never see its end
+      upstream.resume();
       linger(upstream);
       closed();
     });
