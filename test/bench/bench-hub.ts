@@ -13,6 +13,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { AgentHub, InMemoryHubBackend, TestAgent } from "@devenv/hub";
 import { processCpuSeconds, ProcessTreeUsage } from "./process-tree-usage.ts";
@@ -26,7 +27,7 @@ const usage = `usage: npm run bench:hub -- [options]
   --commands M        commands sent for the round-trip figures (default 2000)
   --command-rate R    commands per second (default 100)
   --connect-concurrency C  connection attempts in flight per agent process (default 100)
-  --out FILE          report path (default test/bench/results/hub-<date>.md, -2, -3… when taken)
+  --out FILE          report path (default test/bench/results/hub-<date>-<N>-agents.md, then -2, -3…)
 `;
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
@@ -36,8 +37,8 @@ const log = (message: string) => process.stderr.write(`[bench:hub] ${message}\n`
 
 type HubReply =
   | { type: "listening"; port: number }
-  | { type: "status"; connected: number }
-  | { type: "latencies"; millis: number[]; unacked: number };
+  | { type: "status"; connected: number; heartbeats: number }
+  | { type: "latencies"; millis: number[]; unacked: number; loopDelayMaxMs: number; loopDelayP99Ms: number; gcPauseMaxMs: number; gcPauseTotalMs: number };
 type HubRequest = { type: "status" } | { type: "run-commands"; count: number; perSecond: number; agentIds: string[] };
 type AgentsReply = { type: "connected"; connected: number; failed: number; firstError?: string; seconds: number };
 
@@ -53,6 +54,8 @@ async function runHub(agents: number, heartbeatMs: number): Promise<void> {
   const hub = new AgentHub({ server, backend, heartbeatIntervalMs: heartbeatMs });
   await hub.start();
 
+  let heartbeats = 0;
+  hub.on("agent-health", () => heartbeats++);
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   let onAllAcked: (() => void) | undefined;
@@ -68,7 +71,7 @@ async function runHub(agents: number, heartbeatMs: number): Promise<void> {
   process.on("message", (request: HubRequest) => {
     switch (request.type) {
       case "status":
-        reply({ type: "status", connected: hub.connectedAgents().length });
+        reply({ type: "status", connected: hub.connectedAgents().length, heartbeats });
         return;
       case "run-commands":
         void runCommands(request).then(reply);
@@ -80,6 +83,18 @@ async function runHub(agents: number, heartbeatMs: number): Promise<void> {
 
   async function runCommands(request: Extract<HubRequest, { type: "run-commands" }>): Promise<HubReply> {
     latencies.length = 0;
+    // where a slow round trip comes from: the hub's own event loop and garbage collector
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    let gcPauseMaxMs = 0;
+    let gcPauseTotalMs = 0;
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        gcPauseMaxMs = Math.max(gcPauseMaxMs, entry.duration);
+        gcPauseTotalMs += entry.duration;
+      }
+    });
+    gcObserver.observe({ entryTypes: ["gc"] });
     const gapMs = 1000 / request.perSecond;
     const begin = performance.now();
     for (let i = 0; i < request.count; i++) {
@@ -112,7 +127,17 @@ async function runHub(agents: number, heartbeatMs: number): Promise<void> {
     }
     const unacked = sentAt.size;
     sentAt.clear();
-    return { type: "latencies", millis: [...latencies], unacked };
+    loopDelay.disable();
+    gcObserver.disconnect();
+    return {
+      type: "latencies",
+      millis: [...latencies],
+      unacked,
+      loopDelayMaxMs: loopDelay.max / 1e6,
+      loopDelayP99Ms: loopDelay.percentile(99) / 1e6,
+      gcPauseMaxMs,
+      gcPauseTotalMs,
+    };
   }
 }
 
@@ -273,6 +298,8 @@ async function runParent(options: Options): Promise<void> {
     // steady state: heartbeats only
     log(`steady state: heartbeats only for ${options.steadySeconds} s (after one heartbeat interval to settle)`);
     await sleep(options.heartbeatMs);
+    hub.send({ type: "status" } satisfies HubRequest);
+    const heartbeatsBefore = (await nextMessage<Extract<HubReply, { type: "status" }>>(hub, "status")).heartbeats;
     const steadyCpuBefore = processCpuSeconds(hubPid) ?? 0;
     const steadyStarted = performance.now();
     await sleep(options.steadySeconds * 1000);
@@ -280,8 +307,10 @@ async function runParent(options: Options): Promise<void> {
     const steadyWall = (performance.now() - steadyStarted) / 1000;
     const steadyRss = rssOf(hubPid);
     hub.send({ type: "status" } satisfies HubRequest);
-    const hubConnected = (await nextMessage<Extract<HubReply, { type: "status" }>>(hub, "status")).connected;
-    log(`steady: hub CPU ${pct(steadyCpu / steadyWall)} of one core, RSS ${mib(steadyRss)} MiB, ${hubConnected} sockets`);
+    const steadyStatus = await nextMessage<Extract<HubReply, { type: "status" }>>(hub, "status");
+    const hubConnected = steadyStatus.connected;
+    const heartbeatRate = (steadyStatus.heartbeats - heartbeatsBefore) / steadyWall;
+    log(`steady: hub CPU ${pct(steadyCpu / steadyWall)} of one core, RSS ${mib(steadyRss)} MiB, ${hubConnected} sockets, ${heartbeatRate.toFixed(0)} heartbeats/s handled`);
 
     // commands: send -> ack round trips, spread over the fleet
     const agentIds = spreadIds(options.agents, options.commands);
@@ -289,7 +318,8 @@ async function runParent(options: Options): Promise<void> {
     const commandsStarted = performance.now();
     log(`sending ${options.commands} commands at ${options.commandRate}/s`);
     hub.send({ type: "run-commands", count: options.commands, perSecond: options.commandRate, agentIds } satisfies HubRequest);
-    const { millis, unacked } = await nextMessage<Extract<HubReply, { type: "latencies" }>>(hub, "latencies");
+    const latencyReply = await nextMessage<Extract<HubReply, { type: "latencies" }>>(hub, "latencies");
+    const { millis, unacked } = latencyReply;
     const commandsWall = (performance.now() - commandsStarted) / 1000;
     const commandsCpu = (processCpuSeconds(hubPid) ?? 0) - commandsCpuBefore;
     const finalRss = rssOf(hubPid);
@@ -302,7 +332,12 @@ async function runParent(options: Options): Promise<void> {
       max: sorted.at(-1) ?? Number.NaN,
       acked: sorted.length,
       unacked,
+      loopDelayMaxMs: latencyReply.loopDelayMaxMs,
+      loopDelayP99Ms: latencyReply.loopDelayP99Ms,
+      gcPauseMaxMs: latencyReply.gcPauseMaxMs,
+      gcPauseTotalMs: latencyReply.gcPauseTotalMs,
     };
+    log(`hub event loop delay p99 ${result.loopDelayP99Ms.toFixed(1)} ms, max ${result.loopDelayMaxMs.toFixed(1)} ms; GC pauses max ${result.gcPauseMaxMs.toFixed(1)} ms, total ${result.gcPauseTotalMs.toFixed(0)} ms`);
     log(`round trip p50 ${result.p50.toFixed(1)} ms, p99 ${result.p99.toFixed(1)} ms, max ${result.max.toFixed(1)} ms (${result.acked} acked, ${unacked} not)`);
 
     const report = renderReport({
@@ -318,6 +353,7 @@ async function runParent(options: Options): Promise<void> {
       connectCpu: cpuAfterConnect - cpuAtStart,
       steadyCpu,
       steadyWall,
+      heartbeatRate,
       commandsCpu,
       commandsWall,
       result,
@@ -326,7 +362,7 @@ async function runParent(options: Options): Promise<void> {
       loadBefore,
       loadAfter: loadavg()[0] ?? 0,
     });
-    const file = options.out ?? freeReportPath();
+    const file = options.out ?? freeReportPath(options.agents);
     mkdirSync(new URL("./results/", import.meta.url), { recursive: true });
     writeFileSync(file, report);
     process.stdout.write(`\n${report}\nreport: ${file}\n`);
@@ -348,9 +384,20 @@ interface ReportInput {
   connectCpu: number;
   steadyCpu: number;
   steadyWall: number;
+  heartbeatRate: number;
   commandsCpu: number;
   commandsWall: number;
-  result: { p50: number; p99: number; max: number; acked: number; unacked: number };
+  result: {
+    p50: number;
+    p99: number;
+    max: number;
+    acked: number;
+    unacked: number;
+    loopDelayMaxMs: number;
+    loopDelayP99Ms: number;
+    gcPauseMaxMs: number;
+    gcPauseTotalMs: number;
+  };
   agentPeakRss: number[];
   agentCpu: number[];
   loadBefore: number;
@@ -380,10 +427,12 @@ process; ${o.commands} assign commands at ${o.commandRate}/s, round-robin over t
 | time to connect the fleet | ${r.connectSeconds.toFixed(1)} s (${o.connectConcurrency} attempts in flight per agent process) |
 | hub RSS: before agents / steady / after commands / peak | ${mib(r.rssAtStart)} / ${mib(r.steadyRss)} / ${mib(r.finalRss)} / ${mib(r.peakRss)} MiB |
 | hub CPU while the fleet connected | ${r.connectCpu.toFixed(1)} s |
-| hub CPU, heartbeats only (${(o.agents / (o.heartbeatMs / 1000)).toFixed(0)} heartbeats/s) | ${pct(r.steadyCpu / r.steadyWall)} of one core over ${r.steadyWall.toFixed(0)} s |
+| hub CPU, heartbeats only (${r.heartbeatRate.toFixed(0)} heartbeats/s handled, ${(o.agents / (o.heartbeatMs / 1000)).toFixed(0)} expected) | ${pct(r.steadyCpu / r.steadyWall)} of one core over ${r.steadyWall.toFixed(0)} s |
 | hub CPU, heartbeats + commands | ${pct(r.commandsCpu / r.commandsWall)} of one core over ${r.commandsWall.toFixed(0)} s |
 | command round trip p50 / p99 / max | ${r.result.p50.toFixed(1)} / ${r.result.p99.toFixed(1)} / ${r.result.max.toFixed(1)} ms |
 | commands acked / not acked within 10 s | ${r.result.acked} / ${r.result.unacked} |
+| hub event-loop delay during commands, p99 / max | ${r.result.loopDelayP99Ms.toFixed(1)} / ${r.result.loopDelayMaxMs.toFixed(1)} ms |
+| hub GC pauses during commands, longest / total | ${r.result.gcPauseMaxMs.toFixed(1)} / ${r.result.gcPauseTotalMs.toFixed(0)} ms |
 | agent processes: peak RSS | ${r.agentPeakRss.map((b) => `${mib(b)} MiB`).join(", ")} |
 | agent processes: CPU | ${r.agentCpu.map((s) => `${s.toFixed(1)} s`).join(", ")} |
 
@@ -420,11 +469,11 @@ function rssOf(pid: number): number {
   }
 }
 
-function freeReportPath(): string {
+function freeReportPath(agents: number): string {
   const date = new Date().toISOString().slice(0, 10);
   const dir = `${repoRoot}test/bench/results`;
   for (let n = 1; ; n++) {
-    const file = `${dir}/hub-${date}${n === 1 ? "" : `-${n}`}.md`;
+    const file = `${dir}/hub-${date}-${agents}-agents${n === 1 ? "" : `-${n}`}.md`;
     if (!existsSync(file)) return file;
   }
 }
