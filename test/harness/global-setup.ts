@@ -17,7 +17,7 @@ const needsByProject: Record<string, ServiceName[]> = {
   hub: ["postgres"],
   store: ["postgres"],
   "agent-runtime": ["cassandra"],
-  agent: [],
+  agent: ["cassandra"],
   jobs: ["cassandra"],
 };
 const allServices: ServiceName[] = ["cassandra", "moto", "postgres"];

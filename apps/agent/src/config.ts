@@ -23,6 +23,8 @@ export const AgentConfig = z
     spotPollIntervalMs: z.coerce.number().int().min(100).default(5_000),
     /** Restores by CQL only, never by writing SSTables (hosts without a JDK). */
     loadPath: z.enum(["auto", "cql"]).default("auto"),
+    /** Chunks loaded at once; lower it on a host shared with other work. */
+    restoreChunkConcurrency: z.coerce.number().int().min(1).max(64).default(4),
   })
   .strict();
 export type AgentConfig = z.infer<typeof AgentConfig>;

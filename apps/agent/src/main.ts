@@ -29,7 +29,7 @@ const agent = new Agent({
   spotPollIntervalMs: config.spotPollIntervalMs,
   agentVersion: packageJson.version,
   systemd: systemdNotifier(),
-  restore: { loadPath: config.loadPath },
+  restore: { loadPath: config.loadPath, chunkConcurrency: config.restoreChunkConcurrency },
   logger,
 });
 
