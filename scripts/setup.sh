@@ -35,6 +35,8 @@ apt_install() {
   # builds nothing, but still needs make); g++ is the fallback when no prebuilt fits
   command -v make >/dev/null || missing+=(make)
   command -v g++ >/dev/null || missing+=(g++)
+  # the agent's sd-notify addon links libsystemd (sd_notify) when npm builds it
+  [[ -f /usr/include/systemd/sd-daemon.h ]] || missing+=(libsystemd-dev)
   if ((${#missing[@]} == 0)); then
     echo "    system packages present"
     return
