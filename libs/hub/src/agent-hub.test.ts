@@ -94,6 +94,14 @@ describe("hello and welcome", () => {
     expect((await refusal({ credential })).error?.message).toBe("this agent credential was revoked");
   });
 
+  it("refuses an expired join token", async () => {
+    const h = await hub();
+    const token = h.backend.issueJoinToken("agent-1", { ttlMs: 60_000 });
+    h.clock.advance(60_000);
+    const refused = await refusalOf(TestAgent.connect({ url: h.url, auth: { joinToken: token } }));
+    expect(refused.error).toMatchObject({ code: "unauthorized", message: "this join token has expired" });
+  });
+
   it("refuses a join token bound to another instance", async () => {
     const h = await hub();
     const token = h.backend.issueJoinToken("agent-1", { instanceId: "i-0aaa" });
@@ -170,6 +178,22 @@ describe("malformed frames", () => {
     const health = nextEvent(h.hub, "agent-health");
     agent.heartbeat();
     expect((await health).agentId).toBe("agent-1");
+  });
+});
+
+describe("tunnel data", () => {
+  it("passes binary frames both ways with their stream id", async () => {
+    const h = await hub();
+    const agent = await connect(h.url, { joinToken: h.backend.issueJoinToken("agent-1") });
+    const fromAgent = nextEvent(h.hub, "tunnel-data");
+    agent.sendTunnelData(7, new Uint8Array([1, 2, 3]));
+    const event = await fromAgent;
+    expect({ ...event, data: [...event.data] }).toEqual({ agentId: "agent-1", streamId: 7, data: [1, 2, 3] });
+
+    const toAgent = new Promise<Buffer>((resolve) => agent.socket.once("message", (data) => resolve(data as Buffer)));
+    expect(h.hub.sendTunnelData("agent-1", 7, new Uint8Array([4, 5]))).toBe(true);
+    expect([...(await toAgent)]).toEqual([0, 0, 0, 7, 4, 5]);
+    expect(h.hub.sendTunnelData("agent-2", 7, new Uint8Array([4, 5]))).toBe(false);
   });
 });
 

@@ -4,6 +4,8 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Duplex } from "node:stream";
 import {
   AgentCommand,
+  decodeTunnelFrame,
+  encodeTunnelFrame,
   isBackwardTransition,
   isSupportedProtocolVersion,
   minSupportedProtocolVersion,
@@ -26,7 +28,7 @@ import type { RawData, WebSocket } from "ws";
 import { AgentSession } from "./agent-session.ts";
 import type { Clock, ClockTimer } from "./clock.ts";
 import { systemClock } from "./clock.ts";
-import type { BusEvent, CommandBus } from "./command-bus.ts";
+import type { BusEvent, BusNotice, CommandBus } from "./command-bus.ts";
 import { LocalCommandBus } from "./command-bus.ts";
 import type { AgentCommandDraft, AgentLiveness, HubBackend } from "./hub-backend.ts";
 import type { HubLogger } from "./hub-logger.ts";
@@ -117,8 +119,8 @@ export interface HubEvents {
   "agent-interruption": [{ agentId: string; deadline: string }];
   "command-delivered": [CommandEvent];
   "command-acked": [CommandEvent];
-  /** A binary frame: 4-byte big-endian stream id, then the tunnel's bytes. */
-  "tunnel-data": [{ agentId: string; streamId: number; data: Buffer }];
+  /** Bytes an agent sent on a tunnel stream (a binary frame). */
+  "tunnel-data": [{ agentId: string; streamId: number; data: Uint8Array }];
 }
 
 /** An agent this replica watches: connected now, or recently and not yet lost. */
@@ -246,7 +248,7 @@ export class AgentHub extends EventEmitter<HubEvents> {
     const { command } = await this.backend.enqueueCommand(agentId, draft, idempotencyKey);
     const session = this.agents.get(agentId)?.session;
     if (session?.isOpen) this.deliver(session);
-    else await this.bus.publish({ kind: "command", agentId, replicaId: this.replicaId });
+    else await this.publish({ kind: "command", agentId, replicaId: this.replicaId });
     return command;
   }
 
@@ -254,9 +256,7 @@ export class AgentHub extends EventEmitter<HubEvents> {
   sendTunnelData(agentId: string, streamId: number, data: Uint8Array): boolean {
     const session = this.agents.get(agentId)?.session;
     if (!session?.isOpen) return false;
-    const header = Buffer.alloc(4);
-    header.writeUInt32BE(streamId);
-    session.socket.send(Buffer.concat([header, data]), { binary: true });
+    session.socket.send(encodeTunnelFrame(streamId, data), { binary: true });
     return true;
   }
 
@@ -315,11 +315,12 @@ export class AgentHub extends EventEmitter<HubEvents> {
       this.malformed(session, "binary frames carry tunnel data and need a session: send hello first");
       return;
     }
-    if (data.length < 4) {
-      this.malformed(session, "a binary frame starts with a 4-byte stream id");
+    const frame = decodeTunnelFrame(data);
+    if (!frame.ok) {
+      this.malformed(session, frame.error);
       return;
     }
-    this.emit("tunnel-data", { agentId: session.agentId, streamId: data.readUInt32BE(0), data: data.subarray(4) });
+    this.emit("tunnel-data", { agentId: session.agentId, streamId: frame.message.streamId, data: frame.message.data });
   }
 
   private malformed(session: AgentSession, problem: string): void {
@@ -429,7 +430,7 @@ export class AgentHub extends EventEmitter<HubEvents> {
       protocolVersion: hello.protocolVersion,
       remoteAddress: session.remoteAddress,
     });
-    await this.bus.publish({ kind: "session-opened", agentId, replicaId: this.replicaId, openedAt: session.openedAt });
+    await this.publish({ kind: "session-opened", agentId, replicaId: this.replicaId, openedAt: session.openedAt });
     this.deliver(session);
   }
 
@@ -496,6 +497,19 @@ export class AgentHub extends EventEmitter<HubEvents> {
       },
       (error) => this.logger.error({ err: error, agentId: session.agentId }, "delivering commands failed; they stay pending"),
     );
+  }
+
+  /**
+   * Notices are hints: the outbox holds the truth, and an agent whose notice was lost gets
+   * its commands on its next session or the next resync. A bus outage must not refuse
+   * agents or fail a command that is already stored.
+   */
+  private async publish(notice: BusNotice): Promise<void> {
+    try {
+      await this.bus.publish(notice);
+    } catch (error) {
+      this.logger.warn({ err: error, notice }, "command bus publish failed; delivery waits for the agent's next session");
+    }
   }
 
   private onBusEvent(event: BusEvent): void {

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import {
   AgentCommand,
   agentLifecycleStates,
+  decodeTunnelFrame,
+  encodeTunnelFrame,
   isBackwardTransition,
   isSupportedProtocolVersion,
   minSupportedProtocolVersion,
@@ -164,5 +166,22 @@ describe("lifecycle order", () => {
     expect(isBackwardTransition("degraded", "restoring")).toBe(false);
     expect(isBackwardTransition("degraded", "ready")).toBe(false);
     expect(isBackwardTransition("draining", "downloading")).toBe(true);
+  });
+});
+
+describe("tunnel frames", () => {
+  it("round-trips a stream id and its bytes", () => {
+    const frame = encodeTunnelFrame(0x01020304, new Uint8Array([9, 8, 7]));
+    expect([...frame]).toEqual([1, 2, 3, 4, 9, 8, 7]);
+    const decoded = decodeTunnelFrame(frame);
+    expect(decoded.ok && decoded.message.streamId).toBe(0x01020304);
+    expect(decoded.ok && [...decoded.message.data]).toEqual([9, 8, 7]);
+  });
+
+  it("rejects a frame too short for a stream id, stream 0 and an out-of-range id", () => {
+    expect(decodeTunnelFrame(new Uint8Array([1, 2])).ok).toBe(false);
+    expect(decodeTunnelFrame(new Uint8Array([0, 0, 0, 0, 5])).ok).toBe(false);
+    expect(() => encodeTunnelFrame(0, new Uint8Array())).toThrow(RangeError);
+    expect(() => encodeTunnelFrame(2 ** 32, new Uint8Array())).toThrow(RangeError);
   });
 });

@@ -343,3 +343,28 @@ function describeIssues(error: z.ZodError): string {
     .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "(frame)"}: ${issue.message}`)
     .join("; ");
 }
+
+// ---------------------------------------------------------------------------
+// Tunnel data: binary frames
+
+/** A binary frame is a 4-byte big-endian stream id (from tunnel-open) followed by the stream's bytes. */
+export const tunnelFrameHeaderBytes = 4;
+
+export function encodeTunnelFrame(streamId: number, data: Uint8Array): Uint8Array {
+  if (!Number.isInteger(streamId) || streamId < 1 || streamId > 0xffff_ffff) {
+    throw new RangeError(`tunnel stream id must be an integer from 1 to 2^32-1, got ${streamId}`);
+  }
+  const frame = new Uint8Array(tunnelFrameHeaderBytes + data.byteLength);
+  new DataView(frame.buffer).setUint32(0, streamId);
+  frame.set(data, tunnelFrameHeaderBytes);
+  return frame;
+}
+
+export function decodeTunnelFrame(frame: Uint8Array): FrameParse<{ streamId: number; data: Uint8Array }> {
+  if (frame.byteLength < tunnelFrameHeaderBytes) {
+    return { ok: false, error: `a binary frame starts with a ${tunnelFrameHeaderBytes}-byte stream id; got ${frame.byteLength} bytes` };
+  }
+  const streamId = new DataView(frame.buffer, frame.byteOffset, frame.byteLength).getUint32(0);
+  if (streamId === 0) return { ok: false, error: "tunnel stream id 0 is reserved" };
+  return { ok: true, message: { streamId, data: frame.subarray(tunnelFrameHeaderBytes) } };
+}

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import {
   AgentToControlPlane,
+  encodeTunnelFrame,
   parseControlPlaneFrame,
   protocolVersion as currentProtocolVersion,
 } from "@devenv/protocol";
@@ -159,6 +160,11 @@ export class TestAgent {
   /** Sends anything, valid or not. */
   sendRaw(frame: string | Buffer): void {
     this.socket.send(frame, { binary: typeof frame !== "string" });
+  }
+
+  /** Sends bytes on a tunnel stream (a binary frame). */
+  sendTunnelData(streamId: number, data: Uint8Array): void {
+    this.socket.send(encodeTunnelFrame(streamId, data), { binary: true });
   }
 
   heartbeat(health: AgentHealth = healthyAgentHealth): void {
