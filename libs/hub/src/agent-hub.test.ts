@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { AssignMessage } from "@devenv/protocol";
 import { protocolVersion } from "@devenv/protocol";
 import { hubCloseCodes } from "./agent-hub.ts";
+import { LocalCommandBus } from "./command-bus.ts";
 import type { AgentCommandDraft } from "./hub-backend.ts";
 import { nextEvent, startTestHub } from "./testing/hub-fixture.ts";
 import type { RunningHub } from "./testing/hub-fixture.ts";
@@ -340,6 +341,18 @@ describe("commands", () => {
     const third = await h.hub.sendCommand("agent-1", assign(3));
     await agent.waitFor((m) => "commandId" in m && m.commandId === third.commandId);
     expect(agent.commands().map((c) => c.commandId)).toEqual([first.commandId, second.commandId, third.commandId]);
+  });
+
+  it("on a bus resync, delivers what arrived in the outbox while the bus was deaf", async () => {
+    // two replicas over one outbox whose buses are not connected: the notice never arrives
+    const a = await hub();
+    const bBus = new LocalCommandBus();
+    const b = await hub({ backend: a.backend, clock: a.clock, bus: bBus });
+    const agent = await connect(b.url, { joinToken: a.backend.issueJoinToken("agent-1") });
+    const command = await a.hub.sendCommand("agent-1", assign(1));
+    expect(agent.commands()).toEqual([]);
+    bBus.emit({ kind: "resync" });
+    await agent.waitFor((m) => "commandId" in m && m.commandId === command.commandId);
   });
 
   it("gives the same command for the same idempotency key", async () => {

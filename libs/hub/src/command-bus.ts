@@ -39,7 +39,12 @@ export class LocalCommandBus implements CommandBus {
   private readonly listeners = new Set<(event: BusEvent) => void>();
 
   async publish(notice: BusNotice): Promise<void> {
-    for (const listener of this.listeners) listener(notice);
+    this.emit(notice);
+  }
+
+  /** Hands an event to the subscribers directly, `resync` included (what a reconnecting bus does). */
+  emit(event: BusEvent): void {
+    for (const listener of this.listeners) listener(event);
   }
 
   async subscribe(listener: (event: BusEvent) => void): Promise<void> {
