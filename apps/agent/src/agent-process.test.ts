@@ -115,6 +115,9 @@ describe("the agent process (bin/devenv-agent)", () => {
       throw new Error(`${error.message}\n${second.output()}`);
     });
     expect(result).toEqual({ type: "result", assignmentId: "a-1", snapshotId: "nightly", ok: true });
+    // the resumed restore ran before the new session opened: its transitions were flushed, in order, after welcome
+    const afterRestart = lifecycleOf("host-1").slice(lifecycleOf("host-1").lastIndexOf("booting"));
+    expect(afterRestart).toEqual(["booting", "registering", "downloading", "restoring", "ready"]);
     expect(second.output()).toMatch(/"msg":"restore done".*"resumed":true/);
     expect(await rowsOf(client, target, "items")).toEqual(await rowsOf(client, source, "items"));
     expect(await rowsOf(client, target, "tallies")).toEqual(await rowsOf(client, source, "tallies"));

@@ -176,6 +176,31 @@ describe("agent against a real hub and a real Cassandra", () => {
     expect(await rowsOf(client, queuedTarget, "items")).toEqual(await rowsOf(client, source2, "items"));
   });
 
+  it("checkpoints a running restore on stop and resumes it at the next start", async () => {
+    const stateDir = join(dir, "agent-5");
+    const first = await startAgent({ stateDir, joinToken: hub.backend.issueJoinToken("agent-5") });
+    await waitFor("agent-5 idle", () => lifecycleOf("agent-5").includes("idle"));
+    const target = uniqueName("dst");
+    snapshots.chunkDelayMs = 1_000;
+    try {
+      await hub.hub.sendCommand("agent-5", { type: "assign", assignmentId: "a-stop", idempotencyKey: "k-stop", snapshot: snapshots.locationOf("s2"), targetKeyspace: target });
+      await waitFor("downloading", () => lifecycleOf("agent-5").includes("downloading"));
+      await first.stop();
+    } finally {
+      snapshots.chunkDelayMs = 0;
+    }
+    expect(lifecycleOf("agent-5").slice(-2)).toEqual(["draining", "stopped"]);
+    expect(resultsOf("agent-5", "a-stop")).toEqual([]);
+    const state = JSON.parse(readFileSync(join(stateDir, "assignments.json"), "utf8")) as { assignments: { status: string }[] };
+    expect(state.assignments.map((a) => a.status)).toEqual(["running"]);
+
+    await startAgent({ stateDir });
+    const [result] = await waitFor("the resumed result", () => resultsOf("agent-5", "a-stop").length > 0 && resultsOf("agent-5", "a-stop"), 30_000);
+    expect(result).toMatchObject({ ok: true, snapshotId: "s2" });
+    expect(await rowsOf(client, target, "items")).toEqual(await rowsOf(client, source2, "items"));
+    expect(await rowsOf(client, target, "tallies")).toEqual(await rowsOf(client, source2, "tallies"));
+  });
+
   it("reads its identity from instance metadata and reports a spot interruption notice", async () => {
     const imds = await startMetadataTestServer({ instanceId: "i-0spot", instanceType: "r7g.large", region: "eu-west-1", zone: "eu-west-1a", lifecycle: "spot" });
     try {

@@ -119,13 +119,6 @@ export class AssignmentRunner {
     await running.done;
   }
 
-  /** Resolves once nothing runs and nothing waits (for tests and a drain). */
-  async idle(): Promise<void> {
-    while (this.#running || (this.#options.state.unfinished().length > 0 && !this.#stopping)) {
-      await (this.#running?.done ?? new Promise((resolve) => setTimeout(resolve, 50)));
-    }
-  }
-
   #pump(): void {
     if (this.#pumping || this.#running || this.#stopping) return;
     const next = this.#options.state.unfinished()[0];
