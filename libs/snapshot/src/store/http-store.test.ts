@@ -1,4 +1,4 @@
-import { createReadStream, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createReadStream, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -31,8 +31,10 @@ function serveStore(root: string) {
     const file = join(root, ...url.pathname.split("/").filter(Boolean));
     const info = statSync(file, { throwIfNoEntry: false });
     if (!info?.isFile()) return response.writeHead(404).end("no such key");
+    if (request.headers.range === "bytes=0-0") {
+      return response.writeHead(206, { "content-range": `bytes 0-0/${info.size}`, "content-length": 1 }).end(readFileSync(file).subarray(0, 1));
+    }
     response.writeHead(200, { "content-length": info.size });
-    if (request.method === "HEAD") return response.end();
     createReadStream(file).pipe(response);
   });
   return { server, requests, plan };
@@ -103,7 +105,29 @@ describe("HttpSnapshotStore", () => {
     // keys the snapshot gave no URL for are not there either
     await expect(store.get("snapshots/other/manifest.json")).rejects.toBeInstanceOf(BlobNotFoundError);
     const chunk = readdirSync(join(dir, "store", "chunks"))[0]!;
+    // sized by a one-byte ranged GET: signed URLs allow GET only
+    served.requests.length = 0;
     expect(await store.head(`chunks/${chunk}`)).toEqual({ size: statSync(join(dir, "store", "chunks", chunk)).size });
+    expect(served.requests).toEqual([`GET /chunks/${chunk}`]);
+  });
+
+  it("keeps streaming a body that takes longer than the headers timeout", async () => {
+    const slow = createServer((_request, response) => {
+      response.writeHead(200, { "content-length": 3 });
+      response.write("a");
+      setTimeout(() => response.write("b"), 150);
+      setTimeout(() => response.end("c"), 300);
+    });
+    const url = await listen(slow);
+    try {
+      const store = new HttpSnapshotStore({ id: "s", manifestUrl: `${url}/m`, chunkUrlTemplate: `${url}/c/{sha256}` }, { headersTimeoutMs: 100 });
+      let text = "";
+      for await (const part of await store.get(`chunks/${"a".repeat(64)}`)) text += String(part);
+      expect(text).toBe("abc");
+    } finally {
+      slow.closeAllConnections();
+      slow.close();
+    }
   });
 
   it("fails at once with a clear error when the signature is refused (403)", async () => {

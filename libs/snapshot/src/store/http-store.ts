@@ -56,11 +56,18 @@ export class HttpSnapshotStore implements BlobStore {
     this.#sleep = options.sleep ?? abortableSleep;
   }
 
+  /**
+   * A signed URL is valid for one method (GET), so the size is read with a one-byte
+   * ranged GET: `Content-Range: bytes 0-0/SIZE`, or the whole length when the server
+   * ignores ranges (the body is then dropped unread).
+   */
   async head(key: string): Promise<{ size: number } | undefined> {
-    const response = await this.#request(key, "HEAD");
+    const response = await this.#request(key, "GET", { range: "bytes=0-0" });
     if (response === undefined) return undefined;
-    const length = Number(response.headers.get("content-length"));
-    return { size: Number.isFinite(length) ? length : 0 };
+    await response.body?.cancel().catch(() => {});
+    const total = /\/(\d+)$/.exec(response.headers.get("content-range") ?? "")?.[1];
+    const size = Number(total ?? response.headers.get("content-length"));
+    return { size: Number.isFinite(size) ? size : 0 };
   }
 
   async get(key: string): Promise<Readable> {
@@ -94,20 +101,26 @@ export class HttpSnapshotStore implements BlobStore {
   }
 
   /** The response (2xx), undefined for 404 or a key without a URL; other failures throw. */
-  async #request(key: string, method: "GET" | "HEAD"): Promise<Response | undefined> {
+  async #request(key: string, method: "GET", headers: Record<string, string> = {}): Promise<Response | undefined> {
     const url = this.urlOf(key);
     if (url === undefined) return undefined;
     let lastProblem = "";
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
       this.#signal?.throwIfAborted();
       let response: Response;
+      // the timeout covers the wait for headers only: a large body may stream for longer
+      const request = new AbortController();
+      const timer = setTimeout(() => request.abort(new Error(`no response headers within ${this.#headersTimeoutMs} ms`)), this.#headersTimeoutMs);
+      const signal = this.#signal ? AbortSignal.any([this.#signal, request.signal]) : request.signal;
       try {
-        response = await this.#fetch(url, { method, signal: this.#requestSignal(), redirect: "follow" });
+        response = await this.#fetch(url, { method, headers, signal, redirect: "follow" });
       } catch (error) {
         this.#signal?.throwIfAborted();
         lastProblem = `network error: ${describeError(error)}`;
         await this.#backoff(attempt);
         continue;
+      } finally {
+        clearTimeout(timer);
       }
       if (response.ok) return response;
       await response.body?.cancel().catch(() => {});
@@ -125,11 +138,6 @@ export class HttpSnapshotStore implements BlobStore {
       await this.#backoff(attempt);
     }
     throw new SnapshotError("unavailable", `${method} ${key} from ${this.location} failed after ${this.#attempts} attempts; last: ${lastProblem}`);
-  }
-
-  #requestSignal(): AbortSignal {
-    const timeout = AbortSignal.timeout(this.#headersTimeoutMs);
-    return this.#signal ? AbortSignal.any([this.#signal, timeout]) : timeout;
   }
 
   async #backoff(attempt: number): Promise<void> {
