@@ -20,10 +20,12 @@ import { LocalDirStore } from "./local-store.ts";
  */
 function serveStore(root: string) {
   const requests: string[] = [];
-  const plan = new Map<string, ("503" | "reset")[]>();
+  const ranges = new Map<string, string>();
+  const plan = new Map<string, ("503" | "reset" | "cut")[]>();
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? "/", "http://store.invalid");
     requests.push(`${request.method} ${url.pathname}`);
+    if (request.headers.range) ranges.set(url.pathname, request.headers.range);
     const failure = plan.get(url.pathname)?.shift();
     if (failure === "reset") return request.socket.destroy();
     if (failure === "503") return response.writeHead(503).end("busy");
@@ -31,13 +33,23 @@ function serveStore(root: string) {
     const file = join(root, ...url.pathname.split("/").filter(Boolean));
     const info = statSync(file, { throwIfNoEntry: false });
     if (!info?.isFile()) return response.writeHead(404).end("no such key");
-    if (request.headers.range === "bytes=0-0") {
-      return response.writeHead(206, { "content-range": `bytes 0-0/${info.size}`, "content-length": 1 }).end(readFileSync(file).subarray(0, 1));
+    const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.range ?? "");
+    if (range) {
+      const start = Number(range[1]);
+      const end = range[2] ? Number(range[2]) : info.size - 1;
+      const part = readFileSync(file).subarray(start, end + 1);
+      return response.writeHead(206, { "content-range": `bytes ${start}-${end}/${info.size}`, "content-length": part.length }).end(part);
+    }
+    if (failure === "cut") {
+      // half the body, then the connection drops
+      response.writeHead(200, { "content-length": info.size });
+      response.write(readFileSync(file).subarray(0, Math.floor(info.size / 2)));
+      return setTimeout(() => request.socket.destroy(), 20);
     }
     response.writeHead(200, { "content-length": info.size });
     createReadStream(file).pipe(response);
   });
-  return { server, requests, plan };
+  return { server, requests, plan, ranges };
 }
 
 async function listen(server: Server): Promise<string> {
@@ -79,6 +91,7 @@ describe("HttpSnapshotStore", () => {
   it("restores a snapshot served over HTTP, retrying 503s and dropped connections", async () => {
     const chunks = readdirSync(join(dir, "store", "chunks"));
     served.plan.set(`/chunks/${chunks[0]}`, ["503", "reset"]);
+    served.plan.set(`/chunks/${chunks[1]}`, ["cut"]);
     served.plan.set("/snapshots/nightly/manifest.json", ["503"]);
     served.requests.length = 0;
     const target = uniqueName("dst");
@@ -95,6 +108,9 @@ describe("HttpSnapshotStore", () => {
     expect(Number(count.first()?.get(0))).toBe(300);
     expect(served.requests.filter((r) => r === `GET /chunks/${chunks[0]}`)).toHaveLength(3);
     expect(served.requests.filter((r) => r === "GET /snapshots/nightly/manifest.json")).toHaveLength(2);
+    // the body that broke off was resumed, not fetched again from the start
+    expect(served.requests.filter((r) => r === `GET /chunks/${chunks[1]}`)).toHaveLength(2);
+    expect(served.ranges.get(`/chunks/${chunks[1]}`)).toMatch(/^bytes=[1-9]\d*-$/);
   });
 
   it("reports head and get of a missing chunk as not found", async () => {

@@ -70,11 +70,11 @@ export class HttpSnapshotStore implements BlobStore {
     return { size: Number.isFinite(size) ? size : 0 };
   }
 
+  /** Streams the object; a body that breaks off is resumed with a ranged GET from where it stopped. */
   async get(key: string): Promise<Readable> {
     const response = await this.#request(key, "GET");
     if (response === undefined) throw new BlobNotFoundError(this.location, key);
-    if (!response.body) return Readable.from([]);
-    return Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
+    return Readable.from(this.#resumingBody(key, response), { objectMode: false });
   }
 
   async put(key: string, _body: Readable | Buffer, _size?: number): Promise<void> {
@@ -89,6 +89,40 @@ export class HttpSnapshotStore implements BlobStore {
   async *list(prefix: string): AsyncIterable<string> {
     assertValidPrefix(prefix);
     throw new SnapshotError("invalid-input", `cannot list ${prefix || "keys"}: ${this.location} only reads objects it is given URLs for`);
+  }
+
+  async *#resumingBody(key: string, first: Response): AsyncGenerator<Uint8Array> {
+    let response = first;
+    let received = 0;
+    // bytes to drop from the current body: a server that ignores Range starts again at 0
+    let skip = 0;
+    for (let resumes = 0; ; ) {
+      try {
+        if (!response.body) return;
+        for await (const part of response.body as WebReadableStream<Uint8Array>) {
+          if (skip >= part.length) {
+            skip -= part.length;
+            continue;
+          }
+          const fresh = skip > 0 ? part.subarray(skip) : part;
+          skip = 0;
+          received += fresh.length;
+          yield fresh;
+        }
+        return;
+      } catch (error) {
+        this.#signal?.throwIfAborted();
+        resumes += 1;
+        if (resumes >= this.#attempts) {
+          throw new SnapshotError("unavailable", `reading ${key} from ${this.location} broke off ${resumes} times; last after ${received} bytes: ${describeError(error)}`);
+        }
+        await this.#backoff(resumes);
+        const next = await this.#request(key, "GET", { range: `bytes=${received}-` });
+        if (next === undefined) throw new BlobNotFoundError(this.location, key);
+        response = next;
+        skip = next.status === 206 ? 0 : received;
+      }
+    }
   }
 
   /** The URL a key maps to; only the snapshot's own manifest and chunks have one. */
