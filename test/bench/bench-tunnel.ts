@@ -4,7 +4,7 @@
 // will); the table gives ops/s, latency percentiles and ratios to direct.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
+import { availableParallelism, homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -129,6 +129,7 @@ async function main(): Promise<void> {
     };
 
     const results: PhaseResult[] = [];
+    const loadBefore = loadavg()[0]!;
     // round 0 warms up the node's JIT and caches on every path and is not reported
     for (let round = 0; round <= config.repeat; round++) {
       for (const path of pathNames) {
@@ -168,7 +169,8 @@ async function main(): Promise<void> {
     }
 
     const forwardStatus = await control.status();
-    const report = formatReport(config, node, results, forwardStatus.routes);
+    const load = { before: loadBefore, after: loadavg()[0]! };
+    const report = formatReport(config, node, results, forwardStatus.routes, load);
     process.stdout.write(`${report}\n`);
     mkdirSync(config.resultsDir, { recursive: true });
     const file = join(config.resultsDir, `tunnel-${new Date().toISOString().slice(0, 10)}.md`);
@@ -245,6 +247,7 @@ function formatReport(
   node: { contactPoint: string; releaseVersion: string | undefined; startedHere: boolean },
   results: PhaseResult[],
   routes: { route: unknown; opened: number; failed: number; bytesFromClients: number; bytesToClients: number }[],
+  load: { before: number; after: number },
 ): string {
   const phases: PhaseName[] = ["SELECT, 1 in flight", "SELECT, C in flight", "INSERT, C in flight"];
   const summary = (path: PathName, phase: PhaseName) => {
@@ -270,6 +273,12 @@ function formatReport(
   const transferred = routes
     .map((r) => `${JSON.stringify(r.route)}: ${r.opened} connections, ${r.failed} failed, ${(r.bytesFromClients / 2 ** 20).toFixed(1)} MiB sent, ${(r.bytesToClients / 2 ** 20).toFixed(1)} MiB received`)
     .map((line) => `- ${line}`);
+  const perRound = phases.flatMap((phase) =>
+    pathNames.map((path) => {
+      const runs = results.filter((r) => r.path === path && r.phase === phase).map((r) => Math.round(r.opsPerSecond));
+      return `| ${phase.replace("C in flight", `${config.concurrency} in flight`)} | ${path} | ${runs.join(" / ")} |`;
+    }),
+  );
   return [
     `# bench:tunnel ${new Date().toISOString().slice(0, 10)}`,
     "",
@@ -287,6 +296,14 @@ function formatReport(
     "| workload | path | ops/s | × direct | p50 ms | × direct | p99 ms | × direct | forward + relay CPU s |",
     "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ...rows,
+    "",
+    `Machine: ${availableParallelism()} CPUs shared with other work; 1-minute load average ${load.before.toFixed(1)} at the start, ${load.after.toFixed(1)} at the end.`,
+    "",
+    "ops/s of every round:",
+    "",
+    "| workload | path | rounds |",
+    "|---|---|---|",
+    ...perRound,
     "",
     "Forward counters at the end:",
     ...transferred,

@@ -194,10 +194,11 @@ function foregroundCommand(stateDir: string, listen: ForwardListenAddress | unde
     process.execPath,
     ...process.execArgv,
     entry,
-    "--state-dir",
-    stateDir,
+    // the command first: the CLI loads only the modules of the command it is given
     "forward",
     "run",
+    "--state-dir",
+    stateDir,
     ...(listen ? ["--listen", formatHostPort(listen.host, listen.port)] : []),
     ...(drainTimeout !== undefined ? ["--drain-timeout", String(drainTimeout)] : []),
   ];
