@@ -34,7 +34,15 @@ interface SdNotifyBinding {
  */
 export function systemdNotifier(env: NodeJS.ProcessEnv = process.env): SystemdNotifier {
   if (!env.NOTIFY_SOCKET) return noopSystemdNotifier;
-  const binding = createRequire(import.meta.url)("sd-notify") as SdNotifyBinding;
+  let binding: SdNotifyBinding;
+  try {
+    binding = createRequire(import.meta.url)("sd-notify") as SdNotifyBinding;
+  } catch (error) {
+    throw new Error(
+      `NOTIFY_SOCKET is set but the sd-notify addon does not load (${(error as Error).message}); rebuild it with libsystemd-dev installed: npm rebuild sd-notify`,
+      { cause: error },
+    );
+  }
   const send = (state: string) => binding.sendState(`${state}\n`);
   return {
     ready: () => send("READY=1"),
