@@ -11,6 +11,7 @@ const projects = [
   { name: "hub", root: "libs/hub" },
   { name: "store", root: "libs/store" },
   { name: "jobs", root: "libs/jobs" },
+  { name: "fleet", root: "libs/fleet" },
   { name: "control-plane", root: "apps/control-plane" },
   { name: "agent-runtime", root: "libs/agent-runtime" },
   { name: "agent", root: "apps/agent" },

@@ -19,6 +19,7 @@ const needsByProject: Record<string, ServiceName[]> = {
   "agent-runtime": ["cassandra"],
   agent: ["cassandra"],
   jobs: ["cassandra"],
+  fleet: ["moto"],
 };
 const allServices: ServiceName[] = ["cassandra", "moto", "postgres"];
 

@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  CreateLaunchTemplateCommand,
+  DescribeImagesCommand,
+  DescribeInstanceAttributeCommand,
+  EC2Client,
+  RunInstancesCommand,
+  TerminateInstancesCommand,
+} from "@aws-sdk/client-ec2";
+import { openStore, type Instance, type InstanceKind, type Store } from "@devenv/store";
+import { services, uniqueName } from "@devenv/testing";
+import { Ec2Provisioner, describeEc2Instance, type Ec2ProvisionerOptions } from "../ec2-provisioner.ts";
+import { ec2Tags } from "../ec2-tags.ts";
+import { readAgentUserDataTemplate } from "../user-data.ts";
+import { TestClock } from "./test-clock.ts";
+
+export const region = "us-east-1";
+
+export function ec2Client(endpoint = services().moto.endpoint): EC2Client {
+  return new EC2Client({ region, endpoint, credentials: { accessKeyId: "test", secretAccessKey: "test" } });
+}
+
+/** A launch template moto accepts, with one of moto's own images. */
+export async function createLaunchTemplate(client: EC2Client): Promise<{ id: string; name: string; imageId: string }> {
+  const images = await client.send(new DescribeImagesCommand({ MaxResults: 5 }));
+  const imageId = images.Images?.[0]?.ImageId;
+  if (!imageId) throw new Error("moto lists no images");
+  const name = uniqueName("devenv-agent");
+  const created = await client.send(
+    new CreateLaunchTemplateCommand({
+      LaunchTemplateName: name,
+      LaunchTemplateData: { ImageId: imageId, InstanceType: "r7g.large", MetadataOptions: { HttpTokens: "required", HttpPutResponseHopLimit: 1 } },
+    }),
+  );
+  const id = created.LaunchTemplate?.LaunchTemplateId;
+  if (!id) throw new Error("moto created no launch template");
+  return { id, name, imageId };
+}
+
+export interface FleetTestEnv {
+  store: Store;
+  clock: TestClock;
+  client: EC2Client;
+  fleet: string;
+  launchTemplate: { id: string; name: string; imageId: string };
+  userDataTemplate: string;
+  /** An EC2 provisioner of this env's fleet; `overrides` change its options. */
+  ec2(overrides?: Partial<Ec2ProvisionerOptions>): Ec2Provisioner;
+  /** A user and an instance in state `requested`. */
+  newInstance(input?: { kind?: InstanceKind; provisioner?: Instance["provisioner"]; ttlExpiresAt?: Date; providerId?: string; ownerName?: string }): Promise<Instance>;
+  close(): Promise<void>;
+}
+
+/** A SQLite store in a temp dir, a clock, and an EC2 fleet (its own `devenv:fleet` tag) on the run's moto. */
+export async function fleetTestEnv(): Promise<FleetTestEnv> {
+  const dir = mkdtempSync(join(tmpdir(), "devenv-fleet-test-"));
+  const clock = new TestClock();
+  const store = await openStore({ url: `sqlite:${join(dir, "devenv.db")}`, clock });
+  const client = ec2Client();
+  const launchTemplate = await createLaunchTemplate(client);
+  const userDataTemplate = await readAgentUserDataTemplate();
+  const fleet = uniqueName("fleet");
+  const users = new Map<string, string>();
+  return {
+    store,
+    clock,
+    client,
+    fleet,
+    launchTemplate,
+    userDataTemplate,
+    ec2: (overrides = {}) =>
+      new Ec2Provisioner({
+        client,
+        launchTemplate: { id: launchTemplate.id },
+        controlPlaneUrl: "wss://devenv.example.com/agent",
+        userDataTemplate,
+        agentTarballUrl: "https://releases.example.com/devenv-agent-1.0.0.tgz",
+        fleet,
+        ...overrides,
+      }),
+    async newInstance(input = {}) {
+      const ownerName = input.ownerName ?? "dana";
+      let ownerId = users.get(ownerName);
+      if (!ownerId) {
+        ownerId = (await store.users.create({ name: ownerName, role: "developer" })).id;
+        users.set(ownerName, ownerId);
+      }
+      return store.instances.create({
+        ownerId,
+        kind: input.kind ?? "personal",
+        provisioner: input.provisioner ?? "ec2",
+        ttlExpiresAt: input.ttlExpiresAt ?? null,
+        providerId: input.providerId ?? null,
+      });
+    },
+    async close() {
+      await store.close();
+      client.destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Provisions through `provisioner` and records the result the way the control plane does. */
+export async function provisionAndRecord(env: FleetTestEnv, provisioner: Ec2Provisioner, instance: Instance, to: "registering" | "ready" = "registering"): Promise<Instance> {
+  const { store } = env;
+  await store.instances.transition(instance.id, { to: "provisioning" });
+  const { plaintext } = await store.joinTokens.issue(instance.id);
+  const result = await provisioner.provision(await store.instances.get(instance.id), plaintext);
+  let current = await store.instances.transition(instance.id, {
+    to: "registering",
+    patch: { providerId: result.providerId ?? null, hostAddress: result.hostAddress ?? null },
+  });
+  if (to === "ready") current = await store.instances.transition(instance.id, { to: "ready" });
+  return current;
+}
+
+/** A host with devenv's tags started behind devenv's back (as a crashed control plane would leave it). */
+export async function launchTaggedHost(env: FleetTestEnv, tags: Record<string, string>): Promise<string> {
+  const response = await env.client.send(
+    new RunInstancesCommand({
+      MinCount: 1,
+      MaxCount: 1,
+      LaunchTemplate: { LaunchTemplateId: env.launchTemplate.id },
+      TagSpecifications: [
+        {
+          ResourceType: "instance",
+          Tags: Object.entries({ [ec2Tags.managed]: "true", [ec2Tags.fleet]: env.fleet, ...tags }).map(([Key, Value]) => ({ Key, Value })),
+        },
+      ],
+    }),
+  );
+  const id = response.Instances?.[0]?.InstanceId;
+  if (!id) throw new Error("moto started no instance");
+  return id;
+}
+
+export async function terminateBehindOurBack(client: EC2Client, ec2InstanceId: string): Promise<void> {
+  await client.send(new TerminateInstancesCommand({ InstanceIds: [ec2InstanceId] }));
+}
+
+export async function ec2State(client: EC2Client, ec2InstanceId: string): Promise<string | undefined> {
+  return (await describeEc2Instance(client, ec2InstanceId))?.State?.Name;
+}
+
+export async function userDataOf(client: EC2Client, ec2InstanceId: string): Promise<string> {
+  const attribute = await client.send(new DescribeInstanceAttributeCommand({ InstanceId: ec2InstanceId, Attribute: "userData" }));
+  return Buffer.from(attribute.UserData?.Value ?? "", "base64").toString("utf8");
+}
