@@ -8,3 +8,4 @@ export * from "./postgres-command-bus.ts";
 export * from "./testing/manual-clock.ts";
 export * from "./testing/test-agent.ts";
 export * from "./testing/hub-fixture.ts";
+export * from "./store-hub-backend.ts";
