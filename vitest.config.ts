@@ -12,6 +12,7 @@ const projects = [
   { name: "store", root: "libs/store" },
   { name: "jobs", root: "libs/jobs" },
   { name: "fleet", root: "libs/fleet" },
+  { name: "api", root: "libs/api" },
   { name: "control-plane", root: "apps/control-plane" },
   { name: "agent-runtime", root: "libs/agent-runtime" },
   { name: "agent", root: "apps/agent" },

@@ -20,6 +20,7 @@ const needsByProject: Record<string, ServiceName[]> = {
   agent: ["cassandra"],
   jobs: ["cassandra"],
   fleet: ["moto"],
+  api: ["postgres", "moto"],
 };
 const allServices: ServiceName[] = ["cassandra", "moto", "postgres"];
 

@@ -1,0 +1,16 @@
+export * from "./api-error.ts";
+export * from "./policy.ts";
+export * from "./views.ts";
+export { appRouter, type AppRouter } from "./router.ts";
+export { createApiRouter } from "./create-api-router.ts";
+export type { ApiDeps, ApiContext } from "./trpc.ts";
+export * from "./client.ts";
+export * from "./blobs/url-signer.ts";
+export * from "./blobs/snapshot-access.ts";
+export * from "./blobs/s3-snapshot-access.ts";
+export * from "./blobs/blob-endpoint.ts";
+export * from "./instances/provisioner.ts";
+export * from "./instances/instance-service.ts";
+export { RecordingProvisionerForTests } from "./instances/recording-provisioner.ts";
+export * from "./server/control-plane.ts";
+export { createMetrics } from "./server/metrics.ts";

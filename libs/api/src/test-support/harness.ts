@@ -1,0 +1,175 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import pg from "pg";
+import { pino } from "pino";
+import { services, uniqueName } from "@devenv/testing";
+import type { Clock, Instance, Snapshot, Store, User } from "@devenv/store";
+import { createApiClient, type ApiClient } from "../client.ts";
+import { RecordingProvisionerForTests } from "../instances/recording-provisioner.ts";
+import type { AssignCommandDraft } from "../instances/provisioner.ts";
+import { startControlPlane, type ControlPlaneOptions, type RunningControlPlane } from "../server/control-plane.ts";
+
+/** Time that moves only when a test says so. */
+export class TestClock implements Clock {
+  #now: number;
+  constructor(start = Date.parse("2026-11-25T10:00:00.000Z")) {
+    this.#now = start;
+  }
+  now(): Date {
+    return new Date(this.#now);
+  }
+  advance(ms: number): void {
+    this.#now += ms;
+  }
+}
+
+/** Collects what the server prints on stdout (the first-run admin token). */
+export class CapturedOutput extends Writable {
+  text = "";
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.text += chunk.toString("utf8");
+    done();
+  }
+  adminToken(): string | undefined {
+    return /Admin token \(shown once, keep it safe\): (\S+)/.exec(this.text)?.[1];
+  }
+}
+
+/** Records assign commands instead of pushing them down an agent socket. */
+export class RecordingCommandSender {
+  readonly sent: { agentId: string; draft: AssignCommandDraft; idempotencyKey: string | undefined }[] = [];
+  async sendCommand(agentId: string, draft: AssignCommandDraft, options: { idempotencyKey?: string }): Promise<{ commandId: string }> {
+    this.sent.push({ agentId, draft, idempotencyKey: options.idempotencyKey });
+    return { commandId: `command-${this.sent.length}` };
+  }
+}
+
+export type Dialect = "sqlite" | "postgres";
+
+/** A fresh database for a dialect: undefined (SQLite in the data dir) or a new PostgreSQL database, dropped by `drop`. */
+export async function freshDatabase(dialect: Dialect): Promise<{ url: string | undefined; drop(): Promise<void> }> {
+  if (dialect === "sqlite") return { url: undefined, drop: async () => {} };
+  const name = uniqueName("api");
+  const admin = new pg.Client({ connectionString: services().postgres.url });
+  await admin.connect();
+  await admin.query(`create database ${admin.escapeIdentifier(name)}`);
+  await admin.end();
+  const url = new URL(services().postgres.url);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: services().postgres.url });
+      await client.connect();
+      await client.query(`drop database if exists ${client.escapeIdentifier(name)} with (force)`);
+      await client.end();
+    },
+  };
+}
+
+export interface ServerFixture {
+  dataDir: string;
+  databaseUrl: string | undefined;
+  clock: TestClock;
+  provisioner: RecordingProvisionerForTests;
+  commands: RecordingCommandSender;
+  plane: RunningControlPlane;
+  output: CapturedOutput;
+  store: Store;
+  adminToken: string;
+  client(token?: string): ApiClient;
+  /** Starts the server again on the same data dir and database (after `plane.close()`). */
+  restart(): Promise<CapturedOutput>;
+  cleanup(): Promise<void>;
+}
+
+/** A control plane on a random port over a temp data dir, with a test clock, provisioner and command sender. */
+export async function startTestServer(options: { dialect?: Dialect; extra?: Partial<ControlPlaneOptions> } = {}): Promise<ServerFixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), "devenv-api-test-"));
+  const database = await freshDatabase(options.dialect ?? "sqlite");
+  const clock = new TestClock();
+  const provisioner = new RecordingProvisionerForTests();
+  const commands = new RecordingCommandSender();
+  const start = async (output: CapturedOutput) =>
+    startControlPlane({
+      dataDir,
+      port: 0,
+      databaseUrl: database.url,
+      clock,
+      provisioner,
+      out: output,
+      logger: pino({ level: "silent" }),
+      attach: async () => ({ commands }),
+      ...options.extra,
+    });
+  const output = new CapturedOutput();
+  const fixture: ServerFixture = {
+    dataDir,
+    databaseUrl: database.url,
+    clock,
+    provisioner,
+    commands,
+    output,
+    plane: await start(output),
+    get store() {
+      return fixture.plane.store;
+    },
+    adminToken: "",
+    client: (token) => createApiClient({ url: fixture.plane.url, token }),
+    async restart() {
+      const again = new CapturedOutput();
+      fixture.plane = await start(again);
+      return again;
+    },
+    async cleanup() {
+      await fixture.plane.close();
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  const token = output.adminToken();
+  if (token === undefined) throw new Error(`no admin token printed on first run: ${output.text}`);
+  fixture.adminToken = token;
+  return fixture;
+}
+
+/** The people (and one agent) the authorisation tests act as. */
+export interface Cast {
+  developer: { user: User; token: string };
+  otherDeveloper: { user: User; token: string };
+  ops: { user: User; token: string };
+  admin: { token: string };
+  agentCredential: string;
+  readySnapshot: Snapshot;
+}
+
+export async function createCast(fixture: ServerFixture): Promise<Cast> {
+  const admin = fixture.client(fixture.adminToken);
+  const make = async (name: string, role: "developer" | "ops") => {
+    const { user, token } = await admin.auth.users.create.mutate({ name: uniqueName(name), role });
+    return { user, token: token.plaintext };
+  };
+  const developer = await make("dev", "developer");
+  const otherDeveloper = await make("other", "developer");
+  const ops = await make("ops", "ops");
+  const host = await fixture.store.instances.create({ ownerId: developer.user.id, kind: "personal", provisioner: "static" });
+  const { credential } = await fixture.store.agents.register(host.id, { identity: { hostname: "agent-host" }, version: "1.0.0" });
+  const readySnapshot = await readySnapshotIn(fixture.store);
+  return { developer, otherDeveloper, ops, admin: { token: fixture.adminToken }, agentCredential: credential, readySnapshot };
+}
+
+export async function readySnapshotIn(store: Store, id = uniqueName("snap")): Promise<Snapshot> {
+  return store.snapshots.create({ id, location: "test", sourceDescription: "test fixture", status: "ready", sizeBytes: 10, rows: 1, tablesCount: 1 });
+}
+
+export async function instanceOf(store: Store, owner: User): Promise<Instance> {
+  return store.instances.create({ ownerId: owner.id, kind: "personal", provisioner: "static", ttlExpiresAt: new Date(Date.parse("2026-11-25T12:00:00.000Z")) });
+}
+
+/** A valid shrink job payload (nothing runs it in these tests). */
+export const shrinkPayload = {
+  source: { contactPoints: ["127.0.0.1:9042"], keyspace: "prod" },
+  rulesFile: "/etc/devenv/rules.yaml",
+};
