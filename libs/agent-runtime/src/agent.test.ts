@@ -224,10 +224,13 @@ describe("agent against a real hub and a real Cassandra", () => {
   });
 
   it("tunnels a stream to the local TCP port and back, and closes it on tunnel-close", async () => {
-    const echoed: Socket[] = [];
+    // the agent's health probe dials this port too: the tunnel's socket is the one that carried the payload
+    const tunnelled: Socket[] = [];
     const echo: Server = createServer((socket) => {
-      echoed.push(socket);
-      socket.on("data", (data) => socket.write(Buffer.concat([Buffer.from("echo:"), data])));
+      socket.on("data", (data) => {
+        if (data.includes(Buffer.from([0, 1, 2, 255]))) tunnelled.push(socket);
+        if (socket.writable) socket.write(Buffer.concat([Buffer.from("echo:"), data]));
+      });
     });
     await new Promise<void>((resolve) => echo.listen(0, "127.0.0.1", resolve));
     try {
@@ -247,7 +250,20 @@ describe("agent against a real hub and a real Cassandra", () => {
       await waitFor("the echo", () => Buffer.concat(received).length >= 9);
       expect(Buffer.concat(received)).toEqual(Buffer.concat([Buffer.from("echo:"), Buffer.from([0, 1, 2, 255])]));
       await hub.hub.sendCommand("agent-4", { type: "tunnel-close", streamId: 7 });
-      await waitFor("the TCP side closed", () => echoed[0]?.readableEnded || echoed[0]?.destroyed);
+      expect(tunnelled).toHaveLength(1);
+      await waitFor("the TCP side closed", () => tunnelled[0]!.readableEnded || tunnelled[0]!.destroyed, 1_000, 5);
+
+      // when the local side closes first, the agent says so with an empty frame
+      const ended: number[] = [];
+      hub.hub.on("tunnel-data", ({ agentId, streamId, data }) => {
+        if (agentId === "agent-4" && data.length === 0) ended.push(streamId);
+      });
+      const open8 = await hub.hub.sendCommand("agent-4", { type: "tunnel-open", streamId: 8 });
+      await waitFor("stream 8 open", () => hub.events.some((e) => e.name === "command-acked" && (e.payload as { commandId: string }).commandId === open8.commandId));
+      hub.hub.sendTunnelData("agent-4", 8, Buffer.from([0, 1, 2, 255]));
+      await waitFor("stream 8 connected", () => tunnelled.length === 2);
+      tunnelled[1]!.end();
+      await waitFor("the empty frame for stream 8", () => ended.includes(8));
     } finally {
       echo.close();
     }
