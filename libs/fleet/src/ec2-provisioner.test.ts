@@ -2,7 +2,7 @@ import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { services } from "@devenv/testing";
-import { Ec2ProvisionError, Ec2Provisioner, type Ec2ProvisionerEvent } from "./ec2-provisioner.ts";
+import { Ec2ProvisionError, type Ec2ProvisionerEvent, type Ec2ProvisionerOptions } from "./ec2-provisioner.ts";
 import { ec2Tags } from "./ec2-tags.ts";
 import { ec2Client, ec2State, fleetTestEnv, userDataOf, type FleetTestEnv } from "./testing/fleet-test-env.ts";
 import { startSpotRefusingProxy, type SpotRefusingProxy } from "./testing/spot-refusing-proxy.ts";
@@ -105,7 +105,7 @@ describe("EC2 provisioner (moto)", () => {
     });
     afterAll(async () => proxy?.close());
 
-    const throughProxy = (overrides: Partial<ConstructorParameters<typeof Ec2Provisioner>[0]> = {}) =>
+    const throughProxy = (overrides: Partial<Ec2ProvisionerOptions> = {}) =>
       env.ec2({ client: ec2Client(proxy.endpoint), ...overrides });
 
     it("falls back to on-demand and says so", async () => {

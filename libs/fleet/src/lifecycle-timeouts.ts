@@ -1,0 +1,120 @@
+import type { Clock, Instance, InstanceState, Store } from "@devenv/store";
+import { StoreError } from "@devenv/store";
+import { provisionerFor, type Provisioners } from "./provisioner.ts";
+
+/**
+ * How long an instance may stay in a state before it is declared stuck. States with no
+ * limit (ready, terminated) are never timed out. `failed` is the grace an operator gets to
+ * look at a failed instance before it is retired to `terminated`.
+ */
+export type StateLimits = Partial<Record<Exclude<InstanceState, "ready" | "terminated">, number>>;
+
+const minute = 60_000;
+
+export const defaultStateLimits: Required<StateLimits> = {
+  requested: 5 * minute,
+  provisioning: 15 * minute,
+  // the host booted (or never did) and its agent did not say hello with the join token
+  registering: 15 * minute,
+  restoring: 2 * 60 * minute,
+  refreshing: 2 * 60 * minute,
+  draining: 15 * minute,
+  failed: 60 * minute,
+};
+
+export interface LifecycleTimeoutOptions {
+  store: Store;
+  provisioners: Provisioners;
+  clock: Clock;
+  /** Merged over `defaultStateLimits`. */
+  limits?: StateLimits;
+  /** Who the audit log names (default "system:lifecycle"). */
+  actor?: string;
+}
+
+export interface TimeoutOutcome {
+  instanceId: string;
+  from: InstanceState;
+  /** failed: timed out; terminated: a failed instance retired after its grace. */
+  to: "failed" | "terminated";
+  /** Whether the provider confirmed the host is gone. */
+  hostTerminated: boolean;
+  error?: string;
+}
+
+/**
+ * One pass over the live instances: each one that has been in its state longer than the
+ * state's limit moves to `failed` (compare-and-set: an instance that moved on meanwhile is
+ * left alone) and its host is terminated through its provisioner, so no host is left
+ * running for an instance that will never be used. Failed instances past their grace have
+ * their host terminated (again: idempotent) and move to `terminated`.
+ *
+ * Time in a state is measured from the instance's `updatedAt`, the last change the
+ * catalogue recorded.
+ */
+export async function expireStuckInstances(options: LifecycleTimeoutOptions): Promise<TimeoutOutcome[]> {
+  const limits = { ...defaultStateLimits, ...options.limits };
+  const actor = options.actor ?? "system:lifecycle";
+  const now = options.clock.now().getTime();
+  const candidates = await options.store.instances.list({ states: Object.keys(limits) as InstanceState[], limit: 1000 });
+  const outcomes: TimeoutOutcome[] = [];
+
+  for (const instance of candidates) {
+    const limit = limits[instance.state as keyof StateLimits];
+    if (limit === undefined || now - Date.parse(instance.updatedAt) <= limit) continue;
+    const outcome = instance.state === "failed" ? await retire(options, instance, actor) : await timeOut(options, instance, limit, actor);
+    if (outcome) outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+async function timeOut(options: LifecycleTimeoutOptions, instance: Instance, limitMs: number, actor: string): Promise<TimeoutOutcome | undefined> {
+  const detail = `stuck in ${instance.state} for more than ${formatDuration(limitMs)} (since ${instance.updatedAt})${
+    instance.state === "registering" ? ": the host's agent never registered" : ""
+  }`;
+  let failed: Instance;
+  try {
+    failed = await options.store.instances.transition(instance.id, { from: instance.state, to: "failed", detail });
+  } catch (error) {
+    // it moved on since we listed it: no longer stuck
+    if (error instanceof StoreError && error.code === "conflict") return undefined;
+    throw error;
+  }
+  const { hostTerminated, error } = await terminateHost(options, failed);
+  await options.store.audit.record({
+    actor,
+    action: "instance.timeout",
+    subject: `instance:${instance.id}`,
+    detail: { from: instance.state, limitMs, detail, hostTerminated, ...(error ? { error } : {}) },
+  });
+  return { instanceId: instance.id, from: instance.state, to: "failed", hostTerminated, ...(error ? { error } : {}) };
+}
+
+async function retire(options: LifecycleTimeoutOptions, instance: Instance, actor: string): Promise<TimeoutOutcome | undefined> {
+  const { hostTerminated, error } = await terminateHost(options, instance);
+  // keep the failed instance (and its reason) until its host is surely gone
+  if (!hostTerminated) return { instanceId: instance.id, from: "failed", to: "terminated", hostTerminated, ...(error ? { error } : {}) };
+  try {
+    await options.store.instances.transition(instance.id, { from: "failed", to: "terminated", detail: instance.stateDetail });
+  } catch (caught) {
+    if (caught instanceof StoreError && caught.code === "conflict") return undefined;
+    throw caught;
+  }
+  await options.store.audit.record({ actor, action: "instance.retire", subject: `instance:${instance.id}`, detail: { reason: instance.stateDetail } });
+  return { instanceId: instance.id, from: "failed", to: "terminated", hostTerminated };
+}
+
+async function terminateHost(options: LifecycleTimeoutOptions, instance: Instance): Promise<{ hostTerminated: boolean; error?: string }> {
+  try {
+    await provisionerFor(options.provisioners, instance).terminate(instance);
+    return { hostTerminated: true };
+  } catch (error) {
+    return { hostTerminated: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % (60 * minute) === 0) return `${ms / (60 * minute)} h`;
+  if (ms % minute === 0) return `${ms / minute} min`;
+  return `${Math.round(ms / 1000)} s`;
+}
