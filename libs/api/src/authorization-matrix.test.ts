@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniqueName } from "@devenv/testing";
-import type { ApiErrorCode, ApiProcedurePath } from "@devenv/protocol";
-import { apiProcedurePaths, apiProcedures } from "@devenv/protocol";
-import { apiFailureOf, type ApiClient } from "./client.ts";
+import type { ApiProcedurePath } from "@devenv/protocol";
+import { apiProcedurePaths } from "@devenv/protocol";
+import { callByPath, outcomeOf, type Outcome } from "./test-support/calls.ts";
 import { createCast, instanceOf, readySnapshotIn, shrinkPayload, startTestServer, type Cast, type Dialect, type ServerFixture } from "./test-support/harness.ts";
 
 const callers = ["anonymous", "agent", "developer", "otherDeveloper", "ops", "admin"] as const;
 type Caller = (typeof callers)[number];
-type Outcome = "ok" | ApiErrorCode;
 
 const U = "unauthorized";
 const F = "forbidden";
@@ -90,24 +89,6 @@ async function inputFor(path: ApiProcedurePath, fixture: ServerFixture, cast: Ca
   }
 }
 
-/** Calls a procedure by its dotted path through the typed client (a query or a mutation, as the catalogue says). */
-export async function callByPath(client: ApiClient, path: ApiProcedurePath, input: unknown): Promise<unknown> {
-  let node: unknown = client;
-  for (const part of path.split(".")) node = (node as Record<string, unknown>)[part];
-  const procedure = node as { query(input: unknown): Promise<unknown>; mutate(input: unknown): Promise<unknown> };
-  return apiProcedures[path].type === "query" ? procedure.query(input) : procedure.mutate(input);
-}
-
-export async function outcomeOf(call: Promise<unknown>): Promise<{ outcome: Outcome | "network"; httpStatus?: number; message?: string }> {
-  try {
-    await call;
-    return { outcome: "ok" };
-  } catch (error) {
-    const failure = apiFailureOf(error);
-    return { outcome: failure.code, httpStatus: failure.httpStatus, message: failure.message };
-  }
-}
-
 function tokenOf(caller: Caller, cast: Cast): string | undefined {
   switch (caller) {
     case "anonymous":
@@ -116,7 +97,9 @@ function tokenOf(caller: Caller, cast: Cast): string | undefined {
       return cast.agentCredential;
     case "admin":
       return cast.admin.token;
-    default:
+    case "developer":
+    case "otherDeveloper":
+    case "ops":
       return cast[caller].token;
   }
 }

@@ -18,6 +18,8 @@ export function createApiClient(options: ApiClientOptions) {
     links: [
       httpBatchLink({
         url: `${base}/trpc`,
+        // queries go in a POST body too: a long input would not fit in a URL (Node refuses headers over 16 KiB)
+        methodOverride: "POST",
         headers: () => (options.token ? { authorization: `Bearer ${options.token}` } : {}),
         ...(options.fetch ? { fetch: options.fetch } : {}),
       }),

@@ -12,6 +12,8 @@ export function createApiRouter(deps: ApiDeps, options: { basePath?: string; max
     router: appRouter,
     basePath: options.basePath ?? "/trpc/",
     maxBodySize: options.maxBodyBytes ?? 1024 * 1024,
+    // the client sends queries as POST (see client.ts); GET still works for curl
+    allowMethodOverride: true,
     createContext: ({ req }) => ({ deps, bearer: bearerOf(req.headers.authorization) }),
   });
   return { router: appRouter, handler };
