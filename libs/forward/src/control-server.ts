@@ -15,8 +15,18 @@ const maxLineBytes = 64 * 1024;
  * line each, in order. The socket file is made mode 0600 (and its directory 0700 by the
  * caller): whoever can talk to it can redirect this user's database connections.
  */
-export async function listenForControl(socketPath: string, handle: ControlHandler): Promise<Server> {
-  const server = createServer((socket) => serveConnection(socket, handle));
+export interface ControlServer {
+  /** Stops listening and drops every control connection still open. */
+  close(): Promise<void>;
+}
+
+export async function listenForControl(socketPath: string, handle: ControlHandler): Promise<ControlServer> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    serveConnection(socket, handle);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(socketPath, () => {
@@ -25,7 +35,17 @@ export async function listenForControl(socketPath: string, handle: ControlHandle
     });
   });
   chmodSync(socketPath, 0o600);
-  return server;
+  return {
+    close: async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // end() lets an answer already written (to `stop`) reach its asker; a peer that does not close is cut off
+      for (const socket of sockets) {
+        socket.end();
+        setTimeout(() => socket.destroy(), 1_000).unref();
+      }
+      await closed;
+    },
+  };
 }
 
 function serveConnection(socket: Socket, handle: ControlHandler): void {

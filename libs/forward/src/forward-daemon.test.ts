@@ -239,3 +239,17 @@ describe("backpressure", () => {
     expect(client.writableLength).toBeGreaterThan(offered - 24 * 1024 * 1024);
   });
 });
+
+describe("setRoute", () => {
+  it("to the route already in use changes nothing: its connections are not drained", async () => {
+    const a = await echo("A");
+    const { daemon: forward, port, events } = await daemon({ route: direct(a), drainTimeoutMs: 50 });
+    const client = connectClient(port);
+    await client.waitFor("A\n");
+    forward.setRoute(direct(a));
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    client.socket.write("still open");
+    await client.waitFor("A\nstill open");
+    expect(events.filter((e) => e.event === "route-changed" || e.event === "drain-deadline")).toEqual([]);
+  });
+});

@@ -129,6 +129,8 @@ export class ForwardDaemon {
   /** New connections go to `route` from now on; open ones stay where they are. */
   setRoute(route: ForwardRoute): { previous: ForwardRoute | null } {
     const previous = this.#route;
+    // the same route again is no switch: its open connections must not be drained
+    if (previous && sameRoute(previous, route)) return { previous };
     this.#route = route;
     this.#routeChangedAt = new Date();
     this.#generation += 1;
@@ -312,4 +314,13 @@ export class ForwardDaemon {
 function destroyConnection(connection: Connection): void {
   connection.client.destroy();
   connection.upstream?.destroy();
+}
+
+function sameRoute(a: ForwardRoute, b: ForwardRoute): boolean {
+  switch (a.kind) {
+    case "direct":
+      return b.kind === "direct" && a.host === b.host && a.port === b.port;
+    case "tunnel":
+      return b.kind === "tunnel" && a.url === b.url && a.token === b.token;
+  }
 }

@@ -1,6 +1,5 @@
-import type { Server } from "node:net";
 import type { ForwardControlResponse, ForwardListenAddress } from "@devenv/protocol";
-import { listenForControl, type ControlRequest } from "./control-server.ts";
+import { listenForControl, type ControlRequest, type ControlServer } from "./control-server.ts";
 import { ForwardError } from "./errors.ts";
 import { ForwardControl } from "./forward-control.ts";
 import { defaultListenAddress, ForwardDaemon, type ForwardDaemonOptions, type ForwardLogEvent } from "./forward-daemon.ts";
@@ -41,6 +40,10 @@ export interface RunningForwardService {
  */
 export async function runForwardService(options: ForwardServiceOptions): Promise<RunningForwardService> {
   const paths = forwardPaths(options.stateDir);
+  // a unix socket path has a hard limit (104 bytes on macOS, 108 on Linux)
+  if (Buffer.byteLength(paths.socketPath) > 103) {
+    throw new ForwardError("start-failed", `the state dir path is too long for a control socket (${paths.socketPath}): use a shorter --state-dir`);
+  }
   ensureStateDir(paths);
   await assertNotRunning(paths);
   const saved = readForwardState(paths);
@@ -59,11 +62,11 @@ export async function runForwardService(options: ForwardServiceOptions): Promise
   let stopping: Promise<void> | undefined;
   let resolveStopped: () => void = () => {};
   const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
-  let control: Server | undefined;
+  let control: ControlServer | undefined;
   const stop = () => {
     stopping ??= (async () => {
       await Promise.all([
-        new Promise<void>((resolve) => (control ? control.close(() => resolve()) : resolve())),
+        control?.close(),
         daemon.close(),
       ]);
       removeRuntimeFiles(paths);

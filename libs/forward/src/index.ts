@@ -2,7 +2,7 @@ export { ForwardError, forwardErrorCodes, type ForwardErrorCode } from "./errors
 export { describeRoute, formatHostPort, parseHostPort, parseRouteTarget, routeView, type ParseTargetOptions, type RouteResolver } from "./routes.ts";
 export { openUpstream, UpstreamError, type UpstreamOptions } from "./upstream.ts";
 export { defaultListenAddress, ForwardDaemon, type ForwardDaemonOptions, type ForwardLogEvent } from "./forward-daemon.ts";
-export { listenForControl, type ControlHandler, type ControlRequest } from "./control-server.ts";
+export { listenForControl, type ControlHandler, type ControlRequest, type ControlServer } from "./control-server.ts";
 export { ForwardControl } from "./forward-control.ts";
 export { forwardPaths, readForwardState, type ForwardPaths } from "./state-files.ts";
 export { runForwardService, type ForwardServiceOptions, type RunningForwardService } from "./forward-service.ts";
