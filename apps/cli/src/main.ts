@@ -1,7 +1,7 @@
 import { exitCodeFor, toCliError } from "./errors.ts";
 import { createProgram, usageErrorFrom } from "./program.ts";
 
-const program = createProgram(process.env);
+const program = await createProgram(process.env, process.argv);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

@@ -2,11 +2,6 @@ import { Command, CommanderError } from "commander";
 import { loadConfig, type CliConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { createOutput, type Output } from "./output.ts";
-import { cassandraCommand } from "./commands/cassandra.ts";
-import { snapshotCommand } from "./commands/snapshot.ts";
-import { shrinkCommand } from "./commands/shrink.ts";
-import { generateCommand } from "./commands/generate.ts";
-import { forwardCommand, useCommand } from "./commands/forward.ts";
 
 /** What every command receives: resolved config and where to write. */
 export interface CommandContext {
@@ -16,7 +11,28 @@ export interface CommandContext {
   env: NodeJS.ProcessEnv;
 }
 
-export function createProgram(env: NodeJS.ProcessEnv): Command {
+/**
+ * Top-level commands and the modules that build them. A run imports only the module of
+ * the command it names: the libraries behind the others (AWS SDK, drivers) cost start-up
+ * time and resident memory that a long restore would carry to the end.
+ */
+const commandModules: { names: readonly string[]; load: (context: CommandContext) => Promise<Command[]> }[] = [
+  { names: ["cassandra"], load: async (c) => [(await import("./commands/cassandra.ts")).cassandraCommand(c)] },
+  { names: ["snapshot"], load: async (c) => [(await import("./commands/snapshot.ts")).snapshotCommand(c)] },
+  { names: ["shrink"], load: async (c) => [(await import("./commands/shrink.ts")).shrinkCommand(c)] },
+  { names: ["generate"], load: async (c) => [(await import("./commands/generate.ts")).generateCommand(c)] },
+  {
+    names: ["forward", "use"],
+    load: async (c) => {
+      const { forwardCommand, useCommand } = await import("./commands/forward.ts");
+      // named targets (shared, mine, an instance id) need a resolver: see ForwardCommandOptions
+      return [forwardCommand(c), useCommand(c)];
+    },
+  },
+];
+
+/** `argv` as process.argv: the command it names decides which command modules load (all of them for help or anything else). */
+export async function createProgram(env: NodeJS.ProcessEnv, argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command("devenv")
     .description("Production-shaped, PII-free Cassandra databases for every developer")
     .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
@@ -33,13 +49,11 @@ export function createProgram(env: NodeJS.ProcessEnv): Command {
     env,
   };
 
-  program.addCommand(cassandraCommand(context));
-  program.addCommand(snapshotCommand(context));
-  program.addCommand(shrinkCommand(context));
-  program.addCommand(generateCommand(context));
-  program.addCommand(forwardCommand(context));
-  // named targets (shared, mine, an instance id) need a resolver: see ForwardCommandOptions
-  program.addCommand(useCommand(context));
+  const named = argv.slice(2).find((arg) => !arg.startsWith("-"));
+  const only = commandModules.filter((m) => named !== undefined && m.names.includes(named));
+  for (const module of only.length > 0 ? only : commandModules) {
+    for (const command of await module.load(context)) program.addCommand(command);
+  }
   applyErrorHandling(program);
   return program;
 }

@@ -116,10 +116,14 @@ function runToEnd(command: string, args: string[]): Promise<void> {
 
 /** The JVM options CQLSSTableWriter needs on JDK 17, and a small footprint: a restore stays under 256 MiB. */
 const jvmOptions = [
-  "-Xms32m",
-  "-Xmx160m",
+  // the sorted writers hold one partition at a time; a partition too big for this heap ends
+  // the helper (ExitOnOutOfMemoryError) and the restore finishes that table by CQL
+  "-Xms16m",
+  "-Xmx64m",
   "-XX:+UseSerialGC",
-  "-XX:ReservedCodeCacheSize=32m",
+  // C1 only: less compiler memory and CPU, and warm sooner, for code that runs seconds to minutes
+  "-XX:TieredStopAtLevel=1",
+  "-XX:ReservedCodeCacheSize=16m",
   "-XX:MaxMetaspaceSize=96m",
   "-Xss512k",
   "-XX:+ExitOnOutOfMemoryError",
@@ -249,7 +253,9 @@ export class SSTableImport {
   private async flush(): Promise<void> {
     const data = this.out.take();
     if (data.length === 0) return;
-    if (!this.child.stdin.write(data)) {
+    // Queue up to a few MiB before waiting: the helper then always finds data in the pipe
+    // (64 KiB) without waiting for this process to be scheduled, on a busy machine too.
+    if (!this.child.stdin.write(data) && this.child.stdin.writableLength > 4 * 1024 * 1024) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
           this.child.off("close", onClose);

@@ -168,8 +168,8 @@ export class TableLoader {
     const keyIndexes = [...Array(this.partitionCount).keys(), ...this.clusteringIndexes];
     const counters = this.table.columns.map((_, i) => i).filter((i) => !keyIndexes.includes(i) && row[i] !== null);
     const values = counters
-      .map((i) => ({ i, delta: deltas ? (deltas.get(i) ?? 0n) : BigInt(row[i] as string) }))
-      .filter(({ delta }) => !deltas || delta !== 0n);
+      .filter((i) => !deltas || deltas.has(i))
+      .map((i) => ({ i, delta: deltas ? deltas.get(i)! : BigInt(row[i] as string) }));
     if (values.length === 0) return undefined;
     const q = (i: number) => quoteIdentifier(this.table.columns[i]!.name);
     const query =
@@ -199,7 +199,9 @@ export class TableLoader {
     const deltas = new Map<number, bigint>();
     counterIndexes.forEach((i, n) => {
       const have = existing?.get(n) as { toString(): string } | null | undefined;
-      deltas.set(i, BigInt(row[i] as string) - BigInt(have?.toString() ?? "0"));
+      const delta = BigInt(row[i] as string) - BigInt(have?.toString() ?? "0");
+      // a counter that does not exist yet is written even when its value is 0 (+0 creates the cell)
+      if (delta !== 0n || have === null || have === undefined) deltas.set(i, delta);
     });
     const update = this.counterUpdate(row, deltas);
     if (update) await this.client.execute(update.query, update.params, { prepare: true });

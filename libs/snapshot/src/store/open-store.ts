@@ -1,4 +1,3 @@
-import { S3Client } from "@aws-sdk/client-s3";
 import type { S3ClientConfig } from "@aws-sdk/client-s3";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -73,7 +72,7 @@ function openS3Store(location: string, options: OpenStoreOptions): S3Store {
   const env = options.env ?? process.env;
   const s3 = options.s3 ?? {};
   const endpoint = s3.endpoint !== undefined ? checkEndpoint(s3.endpoint, "option s3.endpoint") : endpointFromEnv(env);
-  const client = new S3Client({
+  const config: S3ClientConfig = {
     region: s3.region ?? nonEmpty(env.AWS_REGION) ?? "us-east-1",
     endpoint,
     // S3 look-alikes (moto, MinIO) serve buckets as paths, not as host names
@@ -83,8 +82,9 @@ function openS3Store(location: string, options: OpenStoreOptions): S3Store {
     // newer CRC headers, and every chunk carries its own sha256 anyway.
     requestChecksumCalculation: "WHEN_REQUIRED",
     responseChecksumValidation: "WHEN_REQUIRED",
-  });
-  return new S3Store({ client, bucket, prefix, partSize: s3.partSize, queueSize: s3.queueSize });
+  };
+  // the SDK loads when the store is first used
+  return new S3Store({ client: { config }, bucket, prefix, partSize: s3.partSize, queueSize: s3.queueSize });
 }
 
 function endpointFromEnv(env: NodeJS.ProcessEnv): string | undefined {

@@ -1,19 +1,21 @@
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  S3ServiceException,
-} from "@aws-sdk/client-s3";
-import type { S3Client } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
+import type * as ClientS3 from "@aws-sdk/client-s3";
+import type * as LibStorage from "@aws-sdk/lib-storage";
 import { pipeline, Readable, Transform } from "node:stream";
 import type { TransformCallback } from "node:stream";
 import { assertValidKey, assertValidPrefix, BlobNotFoundError } from "./blob-store.ts";
 import type { BlobStore } from "./blob-store.ts";
 
+/** The AWS SDK, loaded on first use: it costs start-up time and memory that local-store runs never need. */
+let sdk: Promise<{ s3: typeof ClientS3; storage: typeof LibStorage }> | undefined;
+function loadSdk() {
+  sdk ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/lib-storage")]).then(([s3, storage]) => ({ s3, storage }));
+  return sdk;
+}
+
 export interface S3StoreOptions {
-  client: S3Client;
+  /** A client, or the configuration to create one with when first needed. */
+  client: S3Client | { config: S3ClientConfig };
   bucket: string;
   /** Folder inside the bucket, e.g. `devenv/store`; empty or absent for the bucket root. */
   prefix?: string;
@@ -29,7 +31,8 @@ const defaultQueueSize = 4;
 /** A store under a prefix of an S3 bucket (or anything that speaks the S3 API). */
 export class S3Store implements BlobStore {
   readonly location: string;
-  readonly #client: S3Client;
+  readonly #clientOption: S3StoreOptions["client"];
+  #client: Promise<S3Client> | undefined;
   readonly #bucket: string;
   /** Empty, or ends with `/`. */
   readonly #prefix: string;
@@ -40,7 +43,7 @@ export class S3Store implements BlobStore {
     if (options.bucket === "") throw new Error("S3Store: bucket must not be empty");
     const prefix = (options.prefix ?? "").replace(/\/+$/, "");
     if (prefix !== "") assertValidPrefix(prefix);
-    this.#client = options.client;
+    this.#clientOption = options.client;
     this.#bucket = options.bucket;
     this.#prefix = prefix === "" ? "" : `${prefix}/`;
     this.#partSize = options.partSize ?? defaultPartSize;
@@ -48,14 +51,21 @@ export class S3Store implements BlobStore {
     this.location = `s3://${options.bucket}${prefix === "" ? "" : `/${prefix}`}`;
   }
 
+  #s3(): Promise<S3Client> {
+    const option = this.#clientOption;
+    this.#client ??= "send" in option ? Promise.resolve(option) : loadSdk().then(({ s3 }) => new s3.S3Client(option.config));
+    return this.#client;
+  }
+
   async head(key: string): Promise<{ size: number } | undefined> {
     const Key = this.#objectKey(key);
     try {
-      const result = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key }));
+      const { s3 } = await loadSdk();
+      const result = await (await this.#s3()).send(new s3.HeadObjectCommand({ Bucket: this.#bucket, Key }));
       return { size: result.ContentLength ?? 0 };
     } catch (error) {
       // HEAD has no error body: a missing key shows only as 404 "NotFound"
-      if (error instanceof S3ServiceException && (error.name === "NotFound" || error.name === "NoSuchKey")) {
+      if (error instanceof (await loadSdk()).s3.S3ServiceException && (error.name === "NotFound" || error.name === "NoSuchKey")) {
         return undefined;
       }
       throw error;
@@ -65,13 +75,14 @@ export class S3Store implements BlobStore {
   async get(key: string): Promise<Readable> {
     const Key = this.#objectKey(key);
     try {
-      const result = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key }));
+      const { s3 } = await loadSdk();
+      const result = await (await this.#s3()).send(new s3.GetObjectCommand({ Bucket: this.#bucket, Key }));
       if (!(result.Body instanceof Readable)) {
         throw new Error(`get ${key} from ${this.location}: expected a Node.js stream body`);
       }
       return result.Body;
     } catch (error) {
-      if (error instanceof S3ServiceException && error.name === "NoSuchKey") {
+      if (error instanceof (await loadSdk()).s3.S3ServiceException && error.name === "NoSuchKey") {
         throw new BlobNotFoundError(this.location, key);
       }
       throw error;
@@ -91,8 +102,9 @@ export class S3Store implements BlobStore {
         : pipeline(body, new ExpectLength(size, (actual) => sizeMismatch(this.location, key, size, actual)), () => {
             // errors reach the uploader through the returned stream
           });
-    const upload = new Upload({
-      client: this.#client,
+    const { storage } = await loadSdk();
+    const upload = new storage.Upload({
+      client: await this.#s3(),
       params: { Bucket: this.#bucket, Key, Body: source },
       partSize: this.#partSize,
       queueSize: this.#queueSize,
@@ -112,8 +124,9 @@ export class S3Store implements BlobStore {
     assertValidPrefix(prefix);
     let continuationToken: string | undefined;
     do {
-      const page = await this.#client.send(
-        new ListObjectsV2Command({
+      const { s3 } = await loadSdk();
+      const page = await (await this.#s3()).send(
+        new s3.ListObjectsV2Command({
           Bucket: this.#bucket,
           Prefix: this.#prefix + prefix,
           ContinuationToken: continuationToken,
@@ -132,7 +145,8 @@ export class S3Store implements BlobStore {
 
   async delete(key: string): Promise<void> {
     const Key = this.#objectKey(key);
-    await this.#client.send(new DeleteObjectCommand({ Bucket: this.#bucket, Key }));
+    const { s3 } = await loadSdk();
+    await (await this.#s3()).send(new s3.DeleteObjectCommand({ Bucket: this.#bucket, Key }));
   }
 
   #objectKey(key: string): string {

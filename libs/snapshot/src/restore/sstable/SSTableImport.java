@@ -11,6 +11,8 @@ import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import javax.management.MBeanServerConnection;
 import javax.management.ObjectName;
 import javax.management.remote.JMXConnector;
@@ -58,14 +60,15 @@ public final class SSTableImport {
     modeField.set(null, mode);
     Class.forName("org.apache.cassandra.io.sstable.format.big.BigFormat$BigVersion", true, SSTableImport.class.getClassLoader());
     DatabaseDescriptor.clientInitialization(false);
-    JMXConnector jmx;
-    try {
-      jmx = JMXConnectorFactory.connect(new JMXServiceURL("service:jmx:rmi:///jndi/rmi://" + jmxHost + ":" + jmxPort + "/jmxrmi"));
-    } catch (IOException e) {
-      out.println(REPLY + "failed cannot reach JMX at " + jmxHost + ":" + jmxPort + ": " + oneLine(e));
-      return;
-    }
-    MBeanServerConnection server = jmx.getMBeanServerConnection();
+    // the JMX handshake runs while rows arrive; the first import waits for it
+    String jmxUrl = "service:jmx:rmi:///jndi/rmi://" + jmxHost + ":" + jmxPort + "/jmxrmi";
+    CompletableFuture<JMXConnector> jmx = CompletableFuture.supplyAsync(() -> {
+      try {
+        return JMXConnectorFactory.connect(new JMXServiceURL(jmxUrl));
+      } catch (IOException e) {
+        throw new CompletionException("cannot reach JMX at " + jmxHost + ":" + jmxPort + ": " + oneLine(e), e);
+      }
+    });
     out.println(REPLY + "ready");
     trace("ready");
     DataInputStream in = new DataInputStream(new BufferedInputStream(System.in, 1 << 16));
@@ -82,6 +85,7 @@ public final class SSTableImport {
         switch (op) {
           case 'G':
             group = Group.read(in, partitioner);
+            trace("group " + group.table);
             break;
           case 'R': {
             int statement = in.readUnsignedByte();
@@ -104,7 +108,7 @@ public final class SSTableImport {
             trace("rows sent");
             group.close();
             trace("sstables written");
-            List<String> failed = importInto(server, group);
+            List<String> failed = importInto(jmx.join().getMBeanServerConnection(), group);
             trace("imported");
             out.println(REPLY + (failed.isEmpty() ? "imported" : "failed the node could not import " + failed));
             group = null;
@@ -113,10 +117,10 @@ public final class SSTableImport {
             throw new IOException("unknown request " + op);
         }
       }
+    } catch (CompletionException e) {
+      out.println(REPLY + "failed " + e.getMessage());
     } catch (Throwable e) {
       out.println(REPLY + "failed " + oneLine(e));
-    } finally {
-      jmx.close();
     }
     System.exit(0);
   }
@@ -174,6 +178,8 @@ public final class SSTableImport {
     final List<File> dirs = new ArrayList<>();
     CQLSSTableWriter[] writers;
     DecoratedKey[] lastKeys;
+    long rows;
+    long orderBreaks;
 
     private Group(File dir, String keyspace, String table, IPartitioner partitioner) {
       this.dir = dir;
@@ -198,7 +204,10 @@ public final class SSTableImport {
     void add(int statement, List<ByteBuffer> values) throws IOException {
       DecoratedKey key = partitioner.decorateKey(partitionKey(values));
       DecoratedKey last = lastKeys[statement];
+      rows++;
       if (writers[statement] != null && last != null && key.compareTo(last) < 0) {
+        // a few sorted runs (chunks out of order) are fine; rows in no order would make an SSTable per row
+        if (++orderBreaks > 64 + rows / 1000) throw new IOException("rows are not in token order (" + orderBreaks + " breaks)");
         writers[statement].close();
         writers[statement] = null;
       }
