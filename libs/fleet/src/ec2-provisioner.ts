@@ -278,7 +278,7 @@ export function createEc2Client(options: { region: string; endpoint?: string; cr
   });
 }
 
-/** Exported for tests: DescribeInstances by id (tags not required), undefined when EC2 does not know it. */
+/** One EC2 instance by id, tagged or not; undefined when EC2 does not know it. */
 export async function describeEc2Instance(client: EC2Client, ec2InstanceId: string): Promise<Ec2Instance | undefined> {
   try {
     const response = await client.send(new DescribeInstancesCommand({ InstanceIds: [ec2InstanceId] }));
