@@ -8,3 +8,4 @@ export * from "./lifecycle-timeouts.ts";
 export * from "./reaper.ts";
 export * from "./reconcile.ts";
 export * from "./cost.ts";
+export * from "./maintenance.ts";

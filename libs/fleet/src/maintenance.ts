@@ -1,0 +1,97 @@
+import type { Clock, Store } from "@devenv/store";
+import type { ManagedHostDirectory } from "./ec2-provisioner.ts";
+import { expireStuckInstances, type StateLimits, type TimeoutOutcome } from "./lifecycle-timeouts.ts";
+import type { Provisioners } from "./provisioner.ts";
+import { reapInstances, type ReapOutcome, type ReaperOptions } from "./reaper.ts";
+import { reconcileEc2, type ReconcileReport } from "./reconcile.ts";
+
+export interface FleetMaintenanceOptions {
+  store: Store;
+  provisioners: Provisioners;
+  clock: Clock;
+  /** The EC2 side to reconcile with; absent when the control plane runs no EC2 provisioner. */
+  ec2Hosts?: ManagedHostDirectory;
+  limits?: StateLimits;
+  reaper: Pick<ReaperOptions, "warn" | "idleLimitMs" | "warnBeforeMs" | "minNoticeMs">;
+  reconcileGraceMs?: number;
+}
+
+export interface FleetMaintenanceReport {
+  timeouts: TimeoutOutcome[];
+  reaped: ReapOutcome[];
+  reconciled: ReconcileReport | undefined;
+  /** A pass that threw; the others still ran. */
+  errors: { pass: "timeouts" | "reaper" | "reconcile"; message: string }[];
+}
+
+/**
+ * One round of every fleet pass: lifecycle timeouts, the reaper, then EC2 reconciliation.
+ * A pass that fails (EC2 unreachable, say) does not keep the others from running.
+ */
+export async function runFleetMaintenance(options: FleetMaintenanceOptions): Promise<FleetMaintenanceReport> {
+  const report: FleetMaintenanceReport = { timeouts: [], reaped: [], reconciled: undefined, errors: [] };
+  const attempt = async (pass: FleetMaintenanceReport["errors"][number]["pass"], work: () => Promise<void>) => {
+    try {
+      await work();
+    } catch (error) {
+      report.errors.push({ pass, message: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  const { store, provisioners, clock } = options;
+  await attempt("timeouts", async () => {
+    report.timeouts = await expireStuckInstances({ store, provisioners, clock, ...(options.limits ? { limits: options.limits } : {}) });
+  });
+  await attempt("reaper", async () => {
+    report.reaped = await reapInstances({ store, provisioners, clock, ...options.reaper });
+  });
+  const hosts = options.ec2Hosts;
+  if (hosts) {
+    await attempt("reconcile", async () => {
+      report.reconciled = await reconcileEc2({ store, hosts, clock, ...(options.reconcileGraceMs !== undefined ? { graceMs: options.reconcileGraceMs } : {}) });
+    });
+  }
+  return report;
+}
+
+/**
+ * Runs `runFleetMaintenance` every `intervalMs` (rounds never overlap) until stopped.
+ * `stop` waits for a round in progress to finish.
+ */
+export class FleetMaintenanceLoop {
+  readonly #options: FleetMaintenanceOptions;
+  readonly #intervalMs: number;
+  readonly #onReport: (report: FleetMaintenanceReport) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<void> | undefined;
+  #stopped = true;
+
+  constructor(options: FleetMaintenanceOptions & { intervalMs: number; onReport?: (report: FleetMaintenanceReport) => void }) {
+    if (!(options.intervalMs > 0)) throw new Error(`intervalMs must be positive, got ${options.intervalMs}`);
+    this.#options = options;
+    this.#intervalMs = options.intervalMs;
+    this.#onReport = options.onReport ?? (() => {});
+  }
+
+  start(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#round;
+  }
+
+  #schedule(delayMs: number): void {
+    this.#timer = setTimeout(() => {
+      this.#round = runFleetMaintenance(this.#options)
+        .then((report) => this.#onReport(report))
+        .finally(() => {
+          this.#round = undefined;
+          if (!this.#stopped) this.#schedule(this.#intervalMs);
+        });
+    }, delayMs);
+  }
+}
