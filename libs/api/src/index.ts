@@ -14,3 +14,4 @@ export * from "./instances/instance-service.ts";
 export { RecordingProvisionerForTests } from "./instances/recording-provisioner.ts";
 export * from "./server/control-plane.ts";
 export { createMetrics } from "./server/metrics.ts";
+export * from "./server/config.ts";

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import { PutObjectCommand, CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { pino } from "pino";
 import type { SnapshotManifest } from "@devenv/protocol";
 import { snapshotFormatVersion, snapshotKeys } from "@devenv/protocol";
 import { HttpSnapshotStore, LocalDirStore } from "@devenv/snapshot";
