@@ -9,3 +9,4 @@ export * from "./reaper.ts";
 export * from "./reconcile.ts";
 export * from "./cost.ts";
 export * from "./maintenance.ts";
+export * from "./local-provisioner.ts";
