@@ -21,6 +21,7 @@ const commandModules: { names: readonly string[]; load: (context: CommandContext
   { names: ["snapshot"], load: async (c) => [(await import("./commands/snapshot.ts")).snapshotCommand(c)] },
   { names: ["shrink"], load: async (c) => [(await import("./commands/shrink.ts")).shrinkCommand(c)] },
   { names: ["generate"], load: async (c) => [(await import("./commands/generate.ts")).generateCommand(c)] },
+  { names: ["server"], load: async (c) => [(await import("./commands/server.ts")).serverCommand(c)] },
   {
     names: ["forward", "use"],
     load: async (c) => {
