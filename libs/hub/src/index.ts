@@ -9,3 +9,4 @@ export * from "./testing/manual-clock.ts";
 export * from "./testing/test-agent.ts";
 export * from "./testing/hub-fixture.ts";
 export * from "./store-hub-backend.ts";
+export * from "./client-tunnel-relay.ts";
