@@ -3,7 +3,6 @@ import type { ApiErrorCode } from "@devenv/protocol";
 import { apiErrorTransport } from "@devenv/protocol";
 import { ScheduleError } from "@devenv/jobs";
 import { isStoreError, type StoreErrorCode } from "@devenv/store";
-import { ZodError } from "zod";
 
 /** The API's one error type: a code from the closed set and a message for the caller. */
 export class ApiError extends Error {
@@ -28,12 +27,16 @@ const byStoreCode: Record<StoreErrorCode, ApiErrorCode> = {
   internal: "internal",
 };
 
-/** Every failure as an ApiError: ours as is, the store's and the validators' by code, anything else `internal` with its cause. */
+/**
+ * Every failure as an ApiError: ours as is, the store's and the schedule validator's by
+ * code, anything else `internal` with its cause. A ZodError reaching here is not the
+ * caller's fault (input is checked before the resolver runs; this is e.g. an output
+ * that failed its schema), so it stays `internal`.
+ */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (isStoreError(error)) return new ApiError(byStoreCode[error.code], error.message, { cause: error });
   if (error instanceof ScheduleError) return new ApiError("bad-request", error.message, { cause: error });
-  if (error instanceof ZodError) return new ApiError("bad-request", describeZodError(error), { cause: error });
   return new ApiError("internal", "internal error; the control plane's log has the details", { cause: error });
 }
 
@@ -60,11 +63,4 @@ export function apiCodeOfTrpcError(error: TRPCError): ApiErrorCode {
 
 export function toTrpcError(error: ApiError): TRPCError {
   return new TRPCError({ code: apiErrorTransport[error.code].trpc, message: error.message, cause: error });
-}
-
-export function describeZodError(error: ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") : "input"}: ${issue.message}`)
-    .join("; ");
 }

@@ -29,7 +29,7 @@ const t = initTRPC.context<ApiContext>().create({
   errorFormatter({ shape, error, path, ctx }) {
     const apiCode = apiCodeOfTrpcError(error);
     if (apiCode === "internal") ctx?.deps.onInternalError?.(path, error.cause ?? error);
-    const issues = error.cause instanceof ZodError ? error.cause.issues.slice(0, 20).map((i) => ({ path: i.path.join("."), message: i.message })) : undefined;
+    const issues = apiCode === "bad-request" && error.cause instanceof ZodError ? error.cause.issues.slice(0, 20).map((i) => ({ path: i.path.join("."), message: i.message })) : undefined;
     const data: ApiErrorData & typeof shape.data = { ...shape.data, apiCode, ...(issues ? { issues } : {}) };
     // never send a stack or an internal cause's words to the caller
     delete (data as { stack?: string }).stack;

@@ -151,3 +151,27 @@ describe("control-plane server", () => {
     expect(row.restore).toMatchObject({ state: "running", progress: { bytes: 50, totalBytes: 100 } });
   });
 });
+
+describe("errors the caller did not cause", () => {
+  it("an output that fails its schema is internal (500) with a generic message, and is logged with its cause", async () => {
+    const logged: unknown[] = [];
+    const { pino } = await import("pino");
+    const { Writable } = await import("node:stream");
+    const sink = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        logged.push(JSON.parse(chunk.toString()));
+        done();
+      },
+    });
+    const fixture = await startTestServer({ extra: { logger: pino({ level: "error" }, sink) } });
+    try {
+      // a snapshot id longer than SnapshotView allows stands for a record the API cannot describe
+      await fixture.store.snapshots.create({ id: "c".repeat(250), location: "x", sourceDescription: "x", status: "ready" });
+      const got = await outcomeOf(fixture.client(fixture.adminToken).snapshots.list.query());
+      expect(got).toMatchObject({ outcome: "internal", httpStatus: 500, message: "internal error; the control plane's log has the details" });
+      expect(logged).toContainEqual(expect.objectContaining({ msg: "internal error in an API call", path: "snapshots.list" }));
+    } finally {
+      await fixture.cleanup();
+    }
+  });
+});
