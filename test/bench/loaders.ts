@@ -199,6 +199,7 @@ export function loaderInvocation(loader: LoaderName, input: ShapeInputs, setup: 
 
 interface OursResult {
   rows: number;
+  importedTables?: string[];
   chunks: number;
   chunksDownloaded: number;
   seconds: { download: number; schema: number; load: number; total: number };
@@ -211,6 +212,9 @@ function interpretOurs(stdout: string): string[] {
   const s = result.seconds;
   return [
     `ours: ${result.chunks} chunks (${result.chunksDownloaded} fetched); inside the CLI: download+verify ${s.download.toFixed(1)} s, ` +
-      `schema ${s.schema.toFixed(1)} s, load ${s.load.toFixed(1)} s, total ${s.total.toFixed(1)} s`,
+      `schema ${s.schema.toFixed(1)} s, load ${s.load.toFixed(1)} s, total ${s.total.toFixed(1)} s; ` +
+      (result.importedTables && result.importedTables.length > 0
+        ? `SSTables written and imported for ${result.importedTables.join(", ")}`
+        : "loaded by CQL"),
   ];
 }
