@@ -30,6 +30,8 @@ export interface ControlPlaneAttachment {
 
 export interface AttachContext {
   store: Store;
+  /** Where snapshots are published and read. */
+  blobs: BlobStore;
   instances: InstanceService;
   snapshotAccess: SnapshotAccess;
   logger: Logger;
@@ -113,7 +115,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
     };
     const { handler: trpc } = createApiRouter(deps, { maxBodyBytes: options.maxBodyBytes });
     const metrics = createMetrics(store, clock.now());
-    void blobs;
 
     server.on("request", (request: IncomingMessage, response: ServerResponse) => {
       const started = performance.now();
@@ -152,7 +153,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       sendJson(response, 404, { error: `no such path: ${path}` });
     }
 
-    attachment = await options.attach?.(server, { store, instances, snapshotAccess, logger, clock });
+    attachment = await options.attach?.(server, { store, blobs, instances, snapshotAccess, logger, clock });
     await new Promise<void>((resolveListen, reject) => {
       server.once("error", reject);
       server.listen(options.port, options.host ?? "127.0.0.1", () => {
