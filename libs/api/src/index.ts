@@ -15,3 +15,4 @@ export { RecordingProvisionerForTests } from "./instances/recording-provisioner.
 export * from "./server/control-plane.ts";
 export { createMetrics } from "./server/metrics.ts";
 export * from "./server/config.ts";
+export * from "./server/devenv-server.ts";

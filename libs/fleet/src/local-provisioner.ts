@@ -10,8 +10,8 @@ export interface LocalProvisionerOptions {
   instancesDir: string;
   /** The agent's command line, e.g. [".../apps/agent/bin/devenv-agent"]. */
   agentCommand: readonly string[];
-  /** The control plane's agent endpoint, e.g. ws://127.0.0.1:7070/agent. */
-  agentUrl: string;
+  /** The control plane's agent endpoint, e.g. ws://127.0.0.1:7070/agent (a function when known only once listening). */
+  agentUrl: string | (() => string);
   /** Heap of each instance's Cassandra node (default 512M: several share one machine). */
   heap?: string;
   /** Where the Cassandra jars are cached. */
@@ -53,7 +53,7 @@ export class LocalProvisioner implements Provisioner {
       command!,
       [
         ...args,
-        "--control-plane-url", this.#options.agentUrl,
+        "--control-plane-url", typeof this.#options.agentUrl === "string" ? this.#options.agentUrl : this.#options.agentUrl(),
         "--join-token-file", tokenFile,
         "--state-dir", join(dir, "agent"),
         "--cassandra-contact-point", node.contactPoint,

@@ -1,5 +1,6 @@
 import { Command } from "commander";
-import { ControlPlaneConfigError, controlPlaneOptionsFrom, resolveControlPlaneConfig, serveUntilSignalled, startControlPlane } from "@devenv/api";
+import { fileURLToPath } from "node:url";
+import { ControlPlaneConfigError, controlPlaneOptionsFrom, resolveControlPlaneConfig, serveUntilSignalled, startDevenvServer } from "@devenv/api";
 import { CliError } from "../errors.ts";
 import type { CommandContext } from "../program.ts";
 
@@ -15,7 +16,7 @@ interface ServerFlags {
 /** `devenv server`: the control plane on the embedded defaults (SQLite and blobs in the data dir) until Ctrl-C or SIGTERM. */
 export function serverCommand(context: CommandContext): Command {
   return new Command("server")
-    .description("run the control plane (API, health, metrics, signed snapshot URLs); the first run prints an admin token")
+    .description("run the control plane (API, agent hub, tunnels, jobs, nightly schedule, local instances); the first run prints an admin token")
     .option("--data-dir <dir>", "where the catalogue, blobs and keys live (env DEVENV_DATA_DIR; default ~/.local/share/devenv/control-plane)")
     .option("--port <port>", "port to listen on, 0 for any free one (env DEVENV_PORT; default 7070)")
     .option("--host <host>", "address to listen on (env DEVENV_HOST; default 127.0.0.1)")
@@ -30,6 +31,8 @@ export function serverCommand(context: CommandContext): Command {
         if (error instanceof ControlPlaneConfigError) throw new CliError("config", error.message, { cause: error });
         throw error;
       }
-      await serveUntilSignalled(() => startControlPlane(options));
+      // instances on this machine (the local provisioner) run the agent from this checkout
+      const agentCommand = [fileURLToPath(new URL("../../../agent/bin/devenv-agent", import.meta.url))];
+      await serveUntilSignalled(() => startDevenvServer({ ...options, agentCommand }));
     });
 }
