@@ -38,6 +38,18 @@ export interface AttachContext {
   clock: Clock;
 }
 
+/** What extra routes see: the attach context plus the hub's liveness judgement (once attached). */
+export interface RoutesContext extends AttachContext {
+  liveness: LivenessOf;
+}
+
+/** More HTTP routes (the fleet page, Slack commands): `handle` answers true when it took the request. */
+export interface ExtraRoutes {
+  handle(request: IncomingMessage, response: ServerResponse, path: string): Promise<boolean>;
+  /** Ends long-lived responses (event streams) and background work at shutdown. */
+  close?(): Promise<void>;
+}
+
 export interface ControlPlaneOptions {
   dataDir: string;
   /** 0 picks a free port. */
@@ -64,6 +76,8 @@ export interface ControlPlaneOptions {
    * `upgrade` requests here (`new AgentHub({ server, ... })`).
    */
   attach?: (server: Server, context: AttachContext) => Promise<ControlPlaneAttachment | void>;
+  /** Built once the store exists, after `attach`; consulted before the 404. */
+  extraRoutes?: (context: RoutesContext) => ExtraRoutes;
 }
 
 export interface RunningControlPlane {
@@ -150,10 +164,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         response.end(text);
         return;
       }
+      if (extra !== undefined && (await extra.handle(request, response, path))) return;
       sendJson(response, 404, { error: `no such path: ${path}` });
     }
 
-    attachment = await options.attach?.(server, { store, blobs, instances, snapshotAccess, logger, clock });
+    const attachContext: AttachContext = { store, blobs, instances, snapshotAccess, logger, clock };
+    attachment = await options.attach?.(server, attachContext);
+    const extra = options.extraRoutes?.({ ...attachContext, liveness: (agentId) => attachment?.liveness?.(agentId) });
     await new Promise<void>((resolveListen, reject) => {
       server.once("error", reject);
       server.listen(options.port, options.host ?? "127.0.0.1", () => {
@@ -173,6 +190,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         logger.info("control plane shutting down");
         const stopped = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
+        await extra?.close?.();
         await attachment?.close?.();
         await instances.settled();
         // requests still open after a grace period are cut
