@@ -22,6 +22,7 @@ const commandModules: { names: readonly string[]; load: (context: CommandContext
   { names: ["shrink"], load: async (c) => [(await import("./commands/shrink.ts")).shrinkCommand(c)] },
   { names: ["generate"], load: async (c) => [(await import("./commands/generate.ts")).generateCommand(c)] },
   { names: ["server"], load: async (c) => [(await import("./commands/server.ts")).serverCommand(c)] },
+  { names: ["demo"], load: async (c) => [(await import("./commands/demo.ts")).demoCommand(c)] },
   {
     names: ["forward", "use"],
     load: async (c) => {
