@@ -5,7 +5,7 @@ import { SnapshotError } from "../errors.ts";
 /** Streams the lines of a gzip NDJSON chunk without holding the chunk in memory. */
 export async function* chunkLines(path: string): AsyncGenerator<string> {
   // 16 KiB output pieces (the default) cost a callback and a string join each: larger is cheaper
-  const gunzip = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(createGunzip({ chunkSize: 128 * 1024 }));
+  const gunzip = createReadStream(path, { highWaterMark: 256 * 1024 }).pipe(createGunzip({ chunkSize: 64 * 1024 }));
   // decodes across buffer boundaries, so a multi-byte character split between reads stays whole
   gunzip.setEncoding("utf8");
   let rest = "";

@@ -88,7 +88,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     const cache = new ChunkCache(join(options.workDir, "chunks"));
     progress.update({ phase: "download", bytesTotal: manifest.totals.bytes, chunksTotal: chunks.length, rowsTotal: manifest.totals.rows });
     const fetched = await cache.fill(options.store, chunks, {
-      concurrency: options.downloadConcurrency ?? 8,
+      concurrency: options.downloadConcurrency ?? 4,
       onBytes: (n) => progress.add({ bytesDone: n }),
       onChunk: () => progress.add({ chunksDone: 1 }),
     });
@@ -167,9 +167,9 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
       for (let g = 0; g < groups.length; g++) {
         signal.throwIfAborted();
         try {
-          await importGroup(sstableHelper, client, keyspace, manifest, groups[g]!, (n) => progress.add({ rowsDone: n }), cache, finished);
+          await importGroup(sstableHelper, client, keyspace, manifest, groups[g]!, (n) => progress.add({ rowsDone: n }), cache, finished, signal);
         } catch (error) {
-          if (error instanceof SnapshotError) throw error;
+          if (error instanceof SnapshotError || signal.aborted) throw error;
           // rewriting rows is exact for tables without counters, so the rest goes by CQL
           options.onNote?.(`SSTable import failed (${(error as Error).message}); loading the rest by CQL`);
           importedTables.splice(0, importedTables.length, ...new Set(groups.slice(0, g).flat().map((w) => w.loader.table.name)));
@@ -266,6 +266,7 @@ async function importGroup(
   onRows: (n: number) => void,
   cache: ChunkCache,
   finished: (item: LoadItem, loaded: number) => Promise<void>,
+  signal: AbortSignal,
 ): Promise<void> {
   const loader = items[0]!.loader;
   const metadata = await client.metadata.getTable(keyspace, loader.table.name);
@@ -281,6 +282,7 @@ async function importGroup(
     statements.map((s) => s.query),
     async function* () {
       for (const item of items) {
+        signal.throwIfAborted();
         let loaded = 0;
         for await (const row of loader.rowsOf(cache.pathOf(item.chunk.sha256))) {
           yield loader.boundRow(row);

@@ -4,7 +4,7 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import { networkInterfaces } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -89,7 +89,7 @@ async function compiledHelper(cacheDir: string, jars: readonly string[]): Promis
   const building = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
   await mkdir(building, { recursive: true });
   try {
-    await runToEnd("javac", ["-nowarn", "-cp", jars.join(":"), "-d", building, helperSource]);
+    await runToEnd(jdkTool("javac"), ["-nowarn", "-cp", jars.join(":"), "-d", building, helperSource]);
     await writeFile(
       join(building, "logback.xml"),
       `<configuration><appender name="E" class="ch.qos.logback.core.ConsoleAppender"><target>System.err</target>` +
@@ -102,6 +102,14 @@ async function compiledHelper(cacheDir: string, jars: readonly string[]): Promis
     throw error;
   }
   return dir;
+}
+
+/** The JDK the node tooling uses too: DEVENV_JAVA's folder, JAVA_HOME, else PATH. */
+function jdkTool(name: "java" | "javac"): string {
+  const java = process.env.DEVENV_JAVA;
+  if (java) return join(dirname(java), name);
+  if (process.env.JAVA_HOME) return join(process.env.JAVA_HOME, "bin", name);
+  return name;
 }
 
 function runToEnd(command: string, args: string[]): Promise<void> {
@@ -169,7 +177,11 @@ export class SSTableImport {
     // protocol v4 and v5 serialize bound values the same way
     this.encoder = new DriverEncoder(cassandra.types.protocolVersion.v4, encodingOptions);
     this.exited = new Promise((resolve) => child.on("close", () => resolve()));
+    // a failed spawn or a closed pipe shows as the helper having exited (see reply)
     child.stdin.on("error", () => {});
+    child.on("error", (error) => {
+      this.stderr += `${error.message}\n`;
+    });
   }
 
   /** Compiles (first time) and starts the helper; it is ready once it reached the node's JMX. */
@@ -178,7 +190,7 @@ export class SSTableImport {
     await rm(options.sstableDir, { recursive: true, force: true });
     await mkdir(options.sstableDir, { recursive: true });
     const child = spawn(
-      "java",
+      jdkTool("java"),
       [
         ...jvmOptions,
         ...(process.env.DEVENV_SSTABLE_JAVA_OPTS ?? "").split(/\s+/).filter(Boolean),
@@ -251,11 +263,11 @@ export class SSTableImport {
   }
 
   private async flush(): Promise<void> {
-    const data = this.out.take();
-    if (data.length === 0) return;
-    // Queue up to a few MiB before waiting: the helper then always finds data in the pipe
+    const { data, release } = this.out.take();
+    if (data.length === 0) return release();
+    // Queue up to a MiB before waiting: the helper then always finds data in the pipe
     // (64 KiB) without waiting for this process to be scheduled, on a busy machine too.
-    if (!this.child.stdin.write(data) && this.child.stdin.writableLength > 4 * 1024 * 1024) {
+    if (!this.child.stdin.write(data, release) && this.child.stdin.writableLength > 1024 * 1024) {
       await new Promise<void>((resolve, reject) => {
         const onDrain = () => {
           this.child.off("close", onClose);
@@ -292,7 +304,8 @@ export class SSTableImport {
 
 /** Big-endian frames for the helper's DataInputStream, built in one growing buffer. */
 class FrameBuffer {
-  private buffer = Buffer.allocUnsafe(512 * 1024);
+  private buffer: Buffer = Buffer.allocUnsafe(512 * 1024);
+  private readonly spare: Buffer[] = [];
   length = 0;
 
   private room(n: number): void {
@@ -325,11 +338,21 @@ class FrameBuffer {
     this.bytes(data);
   }
 
-  /** The bytes so far; the next frames go into a fresh buffer (the old one is being written out). */
-  take(): Buffer {
-    const data = this.buffer.subarray(0, this.length);
-    this.buffer = Buffer.allocUnsafe(this.buffer.length);
+  /**
+   * The bytes so far, and the buffer to give back once they are written: the next frames
+   * go into a spare one. Reusing buffers keeps a restore's memory flat: a fresh buffer per
+   * write is freed only when V8 gets round to it.
+   */
+  take(): { data: Buffer; release: () => void } {
+    const full = this.buffer;
+    const data = full.subarray(0, this.length);
+    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(full.length);
     this.length = 0;
-    return data;
+    return {
+      data,
+      release: () => {
+        if (this.spare.length < 4 && full.length === this.buffer.length) this.spare.push(full);
+      },
+    };
   }
 }
