@@ -53,12 +53,25 @@ npm_install() {
   PATH="$node_pkg/bin:$PATH" npm ci --no-audit --no-fund
 }
 
+chromium_install() {
+  # the fleet page's browser tests drive Debian's chromium through playwright-core
+  if command -v chromium >/dev/null; then
+    echo "    $(chromium --version 2>/dev/null || echo chromium) already installed"
+    return
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  echo "    installed $(chromium --version 2>/dev/null || echo chromium)"
+}
+
 cassandra_jars() {
   "$root/apps/cli/bin/devenv" cassandra fetch
 }
 
 step "Node 24" install_node
 step "system packages" apt_install
+step "Chromium" chromium_install
 step "npm packages" npm_install
 step "Cassandra jars" cassandra_jars
 step "PostgreSQL" bash "$root/scripts/install-postgres.sh"
