@@ -180,8 +180,9 @@ function renderOwnerOptions(view) {
   const states = $("filter-state");
   const chosenState = states.value;
   const known = new Set(view.instances.map((row) => row.instance.state));
-  const stateOptions = [el("option", { value: "live" }, "live (not terminated)"), el("option", { value: "" }, "all")];
-  for (const state of ["requested", "provisioning", "registering", "restoring", "ready", "refreshing", "draining", "terminated", "failed"]) {
+  const stateOptions = [el("option", { value: "" }, "all")];
+  // terminated instances are not part of the fleet (fleet.overview leaves them out)
+  for (const state of ["requested", "provisioning", "registering", "restoring", "ready", "refreshing", "draining", "failed"]) {
     stateOptions.push(el("option", { value: state }, known.has(state) ? state : `${state} (none)`));
   }
   states.replaceChildren(...stateOptions);
@@ -193,7 +194,6 @@ function visibleRows(view) {
   const state = $("filter-state").value;
   return view.instances.filter(({ instance }) => {
     if (owner && instance.ownerId !== owner) return false;
-    if (state === "live") return instance.state !== "terminated";
     return !state || instance.state === state;
   });
 }
