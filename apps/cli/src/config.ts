@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { CliError } from "./errors.ts";
 
@@ -8,7 +8,8 @@ import { CliError } from "./errors.ts";
 export const CliConfig = z.object({
   cacheDir: z.string().min(1),
   stateDir: z.string().min(1),
-  controlPlaneUrl: z.url().optional(),
+  /** The control plane's base URL (`devenv login` writes it). */
+  server: z.url({ protocol: /^https?$/, error: "expected an http:// or https:// URL of the control plane" }).optional(),
   token: z.string().min(1).optional(),
 });
 export type CliConfig = z.infer<typeof CliConfig>;
@@ -16,7 +17,7 @@ export type CliConfig = z.infer<typeof CliConfig>;
 const envNames: Record<keyof CliConfig, string> = {
   cacheDir: "DEVENV_CACHE_DIR",
   stateDir: "DEVENV_STATE_DIR",
-  controlPlaneUrl: "DEVENV_URL",
+  server: "DEVENV_SERVER",
   token: "DEVENV_TOKEN",
 };
 
@@ -30,8 +31,13 @@ export function defaultConfigFile(env: NodeJS.ProcessEnv): string {
   return join(env.XDG_CONFIG_HOME ?? join(env.HOME ?? homedir(), ".config"), "devenv", "config.json");
 }
 
+/** The config file this run reads and `devenv login` writes: --config, then DEVENV_CONFIG, then the XDG default. */
+export function configFilePath({ env, flags }: ConfigSources): string {
+  return flags.config ?? env.DEVENV_CONFIG ?? defaultConfigFile(env);
+}
+
 export function loadConfig({ env, flags }: ConfigSources): CliConfig {
-  const file = flags.config ?? env.DEVENV_CONFIG ?? defaultConfigFile(env);
+  const file = configFilePath({ env, flags });
   const fromFile = readConfigFile(file, flags.config !== undefined || env.DEVENV_CONFIG !== undefined);
   const home = env.HOME ?? homedir();
   const merged: Record<string, unknown> = {
@@ -64,7 +70,7 @@ export function loadConfig({ env, flags }: ConfigSources): CliConfig {
   return parsed.data;
 }
 
-function readConfigFile(file: string, required: boolean): Record<string, unknown> {
+function readConfigFile(file: string, required: boolean): Partial<CliConfig> {
   if (!existsSync(file)) {
     if (required) throw new CliError("config", `config file not found: ${file}`);
     return {};
@@ -81,4 +87,30 @@ function readConfigFile(file: string, required: boolean): Record<string, unknown
     throw new CliError("config", `config file ${file}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
   }
   return parsed.data;
+}
+
+/**
+ * Sets (or, with undefined, removes) keys of the config file and keeps the others. The
+ * file holds an API token, so it is written 0600 in a 0700 directory, through a temp file
+ * so a crash never leaves half of it. Returns what the file held before.
+ */
+export function updateConfigFile(file: string, changes: Partial<Record<keyof CliConfig, string | undefined>>): Partial<CliConfig> {
+  const current = existsSync(file) ? readConfigFile(file, true) : {};
+  const next: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(changes)) {
+    if (value === undefined) delete next[key];
+    else next[key] = value;
+  }
+  const parsed = CliConfig.partial().strict().safeParse(next);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CliError("usage", `invalid ${issue?.path.join(".") || "config"}: ${issue?.message}`);
+  }
+  const dir = dirname(file);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.tmp`;
+  writeFileSync(temp, `${JSON.stringify(parsed.data, null, 2)}\n`, { mode: 0o600 });
+  chmodSync(temp, 0o600);
+  renameSync(temp, file);
+  return current;
 }

@@ -1,11 +1,13 @@
 import { Command, CommanderError } from "commander";
-import { loadConfig, type CliConfig } from "./config.ts";
+import { configFilePath, loadConfig, type CliConfig } from "./config.ts";
 import { CliError } from "./errors.ts";
 import { createOutput, type Output } from "./output.ts";
 
 /** What every command receives: resolved config and where to write. */
 export interface CommandContext {
   config(): CliConfig;
+  /** The config file this run reads and `devenv login` writes. */
+  configFile(): string;
   output(json?: boolean): Output;
   /** The environment the program was created with (commands read DEVENV_* from it, never process.env). */
   env: NodeJS.ProcessEnv;
@@ -27,10 +29,27 @@ const commandModules: { names: readonly string[]; load: (context: CommandContext
     names: ["forward", "use"],
     load: async (c) => {
       const { forwardCommand, useCommand } = await import("./commands/forward.ts");
-      // named targets (shared, mine, an instance id) need a resolver: see ForwardCommandOptions
-      return [forwardCommand(c), useCommand(c)];
+      // named targets (shared, mine, an instance id) are looked up on the control plane
+      const { apiRouteResolver } = await import("./commands/api-client.ts");
+      return [forwardCommand(c), useCommand(c, { resolveName: apiRouteResolver(c) })];
     },
   },
+  {
+    names: ["login", "logout"],
+    load: async (c) => {
+      const { loginCommand, logoutCommand } = await import("./commands/login.ts");
+      return [loginCommand(c), logoutCommand(c)];
+    },
+  },
+  { names: ["up"], load: async (c) => [(await import("./commands/up.ts")).upCommand(c)] },
+  { names: ["down"], load: async (c) => [(await import("./commands/down.ts")).downCommand(c)] },
+  { names: ["status"], load: async (c) => [(await import("./commands/status.ts")).statusCommand(c)] },
+  { names: ["ls"], load: async (c) => [(await import("./commands/ls.ts")).lsCommand(c)] },
+  { names: ["snapshots"], load: async (c) => [(await import("./commands/snapshots.ts")).snapshotsCommand(c)] },
+  { names: ["refresh"], load: async (c) => [(await import("./commands/refresh.ts")).refreshCommand(c)] },
+  { names: ["jobs"], load: async (c) => [(await import("./commands/jobs.ts")).jobsCommand(c)] },
+  { names: ["fleet"], load: async (c) => [(await import("./commands/fleet.ts")).fleetCommand(c)] },
+  { names: ["completion"], load: async (c) => [(await import("./commands/completion.ts")).completionCommand(c)] },
 ];
 
 /** `argv` as process.argv: the command it names decides which command modules load (all of them for help or anything else). */
@@ -47,6 +66,7 @@ export async function createProgram(env: NodeJS.ProcessEnv, argv: readonly strin
       const flags = program.opts<{ config?: string; cacheDir?: string; stateDir?: string }>();
       return loadConfig({ env, flags });
     },
+    configFile: () => configFilePath({ env, flags: program.opts<{ config?: string }>() }),
     output: (json = false) => createOutput({ json }),
     env,
   };

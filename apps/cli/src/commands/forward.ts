@@ -187,7 +187,7 @@ function withListenOptions(command: Command): Command {
 }
 
 /** How this very CLI runs `forward run` in a child: same Node, same flags, same entry point. */
-function foregroundCommand(stateDir: string, listen: ForwardListenAddress | undefined, drainTimeout: number | undefined): [string, ...string[]] {
+export function foregroundCommand(stateDir: string, listen: ForwardListenAddress | undefined, drainTimeout: number | undefined): [string, ...string[]] {
   const entry = process.argv[1];
   if (!entry) throw new CliError("failed", "cannot tell how this CLI was started, so cannot start the forward in the background");
   return [
@@ -242,7 +242,7 @@ function listenAddress(value: string): ForwardListenAddress {
   }
 }
 
-function envListen(env: NodeJS.ProcessEnv): ForwardListenAddress | undefined {
+export function envListen(env: NodeJS.ProcessEnv): ForwardListenAddress | undefined {
   const raw = env.DEVENV_FORWARD_LISTEN;
   if (!raw) return undefined;
   try {
