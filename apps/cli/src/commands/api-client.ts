@@ -92,7 +92,9 @@ export function apiRouteResolver(context: CommandContext): RouteResolver {
     const session = apiSession(context);
     const { client } = session;
     if (name === "mine") {
-      const ready = await callApi(session, () => client.instances.list.query({ kind: "personal", states: [...liveStates] }));
+      // ops and admin see everyone's instances: ask for the caller's own
+      const who = await callApi(session, () => client.auth.whoami.query());
+      const ready = await callApi(session, () => client.instances.list.query({ ownerId: who.user.id, kind: "personal", states: [...liveStates] }));
       if (ready.length === 0) throw new CliError("not-found", "you have no ready personal instance: `devenv up` starts one, `devenv ls` shows yours");
       return tunnelRoute(session, "mine");
     }

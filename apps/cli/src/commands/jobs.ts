@@ -7,6 +7,9 @@ import { positiveInt } from "./options.ts";
 import { apiSession, callApi, type ApiSession } from "./api-client.ts";
 import { ago, formatTable } from "./api-client-views.ts";
 
+/** The most log lines the control plane returns in one answer. */
+const maxLogLines = 1000;
+
 const jobsExamples = `
 Jobs are the control plane's long work: shrinks that make snapshots, refreshes that roll
 them out. Reading jobs needs the ops or admin role.
@@ -48,7 +51,7 @@ export function jobsCommand(context: CommandContext): Command {
     .description("a job's log; --follow keeps printing until the job ends (exit 1 if it fails)")
     .argument("<job>", "the job id (see `devenv jobs ls`)")
     .option("--follow", "print new lines as they come until the job has finished")
-    .option("--lines <n>", "how many of the last lines to show first (default 100)", positiveInt("--lines", 5000), 100)
+    .option("--lines <n>", "how many of the last lines to show first (default 100)", positiveInt("--lines", maxLogLines), 100)
     .option("--json", "print the job and its log as JSON (after the job ends, with --follow)")
     .addHelpText("after", "\nExamples:\n  $ devenv jobs logs 7d1e…\n  $ devenv jobs logs 7d1e… --follow --lines 20")
     .action(async (id: string, flags: { follow?: boolean; lines: number; json?: boolean }) => {
@@ -82,7 +85,7 @@ export async function followJob(session: ApiSession, output: Output, id: string,
       output.line(formatLogLine(line));
       lastSeq = line.seq;
     }
-    logLines = 5000;
+    logLines = maxLogLines;
     if (finished.has(shown.job.state)) {
       output.line(describeJob(shown.job));
       return shown;
