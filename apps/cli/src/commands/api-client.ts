@@ -89,6 +89,10 @@ const liveStates = ["ready", "refreshing"] as const;
  */
 export function apiRouteResolver(context: CommandContext): RouteResolver {
   return async (name) => {
+    const config = context.config();
+    if (config.server === undefined || config.token === undefined) {
+      throw new CliError("config", `"${name}" is looked up on the control plane: run \`devenv login --server URL --token T\` first (or use direct:HOST:PORT)`);
+    }
     const session = apiSession(context);
     const { client } = session;
     if (name === "mine") {

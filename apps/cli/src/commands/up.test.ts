@@ -95,7 +95,8 @@ async function freePort(): Promise<number> {
 async function agentFor(instanceId: string): Promise<TestAgent> {
   const joinToken = (await until("the instance to be provisioned", () => provisioner.provisioned.find((p) => p.instanceId === instanceId))).joinToken;
   const [host, port] = services().cassandra.contactPoint.split(":") as [string, string];
-  let endpoint: TunnelEndpoint | undefined;
+  // tunnel commands may only arrive after welcome, when the endpoint below exists
+  const tunnels: { endpoint?: TunnelEndpoint } = {};
   const agent = await TestAgent.connect({
     url: `${server.url.replace(/^http/, "ws")}/agent`,
     auth: { joinToken },
@@ -103,15 +104,16 @@ async function agentFor(instanceId: string): Promise<TestAgent> {
     agentVersion: "1.2.3",
     onMessage: (message) => {
       if (message.type === "tunnel-open") {
-        endpoint!.open(message.streamId);
+        tunnels.endpoint!.open(message.streamId);
         agent.ack(message.commandId);
       } else if (message.type === "tunnel-close") {
-        endpoint!.close(message.streamId);
+        tunnels.endpoint!.close(message.streamId);
         agent.ack(message.commandId);
       }
     },
   });
-  endpoint = new TunnelEndpoint({ host, port: Number(port), send: (streamId, data) => (agent.sendTunnelData(streamId, data), true), buffered: () => agent.socket.bufferedAmount });
+  const endpoint = new TunnelEndpoint({ host, port: Number(port), send: (streamId, data) => (agent.sendTunnelData(streamId, data), true), buffered: () => agent.socket.bufferedAmount });
+  tunnels.endpoint = endpoint;
   agent.socket.on("message", (data, isBinary) => {
     if (!isBinary) return;
     const frame = decodeTunnelFrame(new Uint8Array(data as Buffer));
