@@ -18,6 +18,7 @@ import javax.management.ObjectName;
 import javax.management.remote.JMXConnector;
 import javax.management.remote.JMXConnectorFactory;
 import javax.management.remote.JMXServiceURL;
+import org.apache.cassandra.config.Config;
 import org.apache.cassandra.config.DatabaseDescriptor;
 import org.apache.cassandra.db.DecoratedKey;
 import org.apache.cassandra.db.marshal.ByteBufferAccessor;
@@ -60,6 +61,11 @@ public final class SSTableImport {
     modeField.set(null, mode);
     Class.forName("org.apache.cassandra.io.sstable.format.big.BigFormat$BigVersion", true, SSTableImport.class.getClassLoader());
     DatabaseDescriptor.clientInitialization(false);
+    // This process only writes: no memory-mapped reads of what it wrote, and no early opening
+    // of SSTables being written, keep its memory flat however much it writes.
+    DatabaseDescriptor.setDiskAccessMode(Config.DiskAccessMode.standard);
+    DatabaseDescriptor.setIndexAccessMode(Config.DiskAccessMode.standard);
+    DatabaseDescriptor.setSSTablePreemptiveOpenIntervalInMiB(-1);
     // the JMX handshake runs while rows arrive; the first import waits for it
     String jmxUrl = "service:jmx:rmi:///jndi/rmi://" + jmxHost + ":" + jmxPort + "/jmxrmi";
     CompletableFuture<JMXConnector> jmx = CompletableFuture.supplyAsync(() -> {
