@@ -88,6 +88,10 @@ describe("the main job on one machine", () => {
       return current.state === "succeeded" ? current : undefined;
     }, 120_000);
     const snapshotId = (done.result as { snapshotId: string }).snapshotId;
+    // the whole server serves the ops page too
+    const page = await fetch(`${server.url}/fleet`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-type")).toMatch(/text\/html/);
     const { snapshot } = await api.snapshots.show.query({ id: snapshotId });
     expect(snapshot.status).toBe("ready");
 

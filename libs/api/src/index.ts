@@ -16,3 +16,5 @@ export * from "./server/control-plane.ts";
 export { createMetrics } from "./server/metrics.ts";
 export * from "./server/config.ts";
 export * from "./server/devenv-server.ts";
+export * from "./web/ops-routes.ts";
+export * from "./slack/slack-routes.ts";

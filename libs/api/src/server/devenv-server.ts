@@ -5,6 +5,8 @@ import { AgentHub, ClientTunnelRelay, PostgresCommandBus, StoreHubBackend, type 
 import { JobRunner, refreshJobHandler, Scheduler, shrinkJobHandler } from "@devenv/jobs";
 import type { Instance, Store, User } from "@devenv/store";
 import type { InstanceService } from "../instances/instance-service.ts";
+import { slackSettingsFromEnv } from "../slack/slack-routes.ts";
+import { opsRoutes } from "../web/ops-routes.ts";
 import { startControlPlane, type ControlPlaneOptions, type RunningControlPlane } from "./control-plane.ts";
 
 export interface DevenvServerOptions extends ControlPlaneOptions {
@@ -58,6 +60,8 @@ export async function startDevenvServer(options: DevenvServerOptions): Promise<R
   const running = await startControlPlane({
     ...options,
     provisioner,
+    // the fleet page, and Slack when DEVENV_SLACK_SIGNING_SECRET is set
+    extraRoutes: options.extraRoutes ?? ((context) => opsRoutes(context, { slack: slackSettingsFromEnv(options.env ?? process.env) })),
     attach: async (server, context) => {
       const { store, instances, logger, clock, blobs } = context;
       const bus = store.dialect === "postgres" && options.databaseUrl ? new PostgresCommandBus({ connectionString: options.databaseUrl, logger }) : undefined;
