@@ -4,6 +4,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
+import { existsSync } from "node:fs";
+import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApiClient, startDevenvServer, type ApiClient, type RunningDevenvServer } from "@devenv/api";
 import { ForwardDaemon } from "@devenv/forward";
@@ -23,6 +25,8 @@ let server: RunningDevenvServer;
 let api: ApiClient;
 let token: string;
 let forward: ForwardDaemon | undefined;
+let browser: Browser | undefined;
+const chromiumPath = process.env.DEVENV_CHROMIUM ?? "/usr/bin/chromium";
 
 async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -62,6 +66,7 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
+  await browser?.close();
   await forward?.close();
   // ends every instance this test started: its agent and its Cassandra node
   if (api) {
@@ -89,11 +94,19 @@ describe("the main job on one machine", () => {
     }, 120_000);
     const snapshotId = (done.result as { snapshotId: string }).snapshotId;
     // the whole server serves the ops page too
-    const page = await fetch(`${server.url}/fleet`);
-    expect(page.status).toBe(200);
-    expect(page.headers.get("content-type")).toMatch(/text\/html/);
+    const html = await fetch(`${server.url}/fleet`);
+    expect(html.status).toBe(200);
+    expect(html.headers.get("content-type")).toMatch(/text\/html/);
     const { snapshot } = await api.snapshots.show.query({ id: snapshotId });
     expect(snapshot.status).toBe("ready");
+
+    // ops watch it happen on the fleet page, live, with the real agent reporting
+    if (!existsSync(chromiumPath)) throw new Error(`no chromium at ${chromiumPath}: run npm run setup`);
+    browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox"] });
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/fleet`);
+    await page.getByLabel("API token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
 
     const { instance } = await api.instances.up.mutate({ kind: "personal", snapshotId });
     const states = new Set<string>();
@@ -104,6 +117,9 @@ describe("the main job on one machine", () => {
       return shown.instance.state === "ready" && shown.instance.currentSnapshotId === snapshotId ? shown : undefined;
     }, 240_000);
     expect(ready.instance.hostPort).toBeGreaterThan(0);
+    const row = page.locator(`[data-instance-id="${instance.id}"]`);
+    await expect.poll(() => row.getByTestId("instance-state").first().textContent().then((t) => t?.trim()), { timeout: 15_000 }).toBe("ready");
+    await page.screenshot({ path: join(repo, "test-results/local-flow/fleet-page-ready.png"), fullPage: true });
 
     // the developer's localhost port, routed through the control plane to the agent
     forward = new ForwardDaemon({ listen: { host: "127.0.0.1", port: 0 }, route: { kind: "tunnel", url: `${server.url.replace(/^http/, "ws")}/tunnel/mine`, token } });
