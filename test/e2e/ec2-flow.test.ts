@@ -2,14 +2,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { PassThrough } from "node:stream";
 import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiClient, startDevenvServer, type ApiClient, type RunningDevenvServer } from "@devenv/api";
 import { freePort } from "@devenv/cassandra-node";
 import { Ec2Provisioner, readAgentUserDataTemplate } from "@devenv/fleet";
 import { createLaunchTemplate, ec2Client, ec2State, userDataOf } from "@devenv/fleet/testing";
 import { services } from "@devenv/testing";
+import { startTestControlPlane, stopTestControlPlane, until, type TestControlPlane } from "../harness/control-plane.ts";
 
 // The EC2 flow through the whole control plane on moto: `up` launches a spot host from
 // the launch template with tags and cloud-init user data; an agent on this machine stands
@@ -18,33 +17,16 @@ const repo = resolve(import.meta.dirname, "../..");
 const ec2 = ec2Client();
 
 let dir: string;
-let server: RunningDevenvServer;
-let api: ApiClient;
+let plane: TestControlPlane;
 let agent: ChildProcess | undefined;
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "devenv-ec2-flow-"));
   const template = await createLaunchTemplate(ec2);
   const port = await freePort("127.0.0.1");
-  const out = new PassThrough();
-  let printed = "";
-  out.on("data", (chunk: Buffer) => (printed += chunk.toString()));
-  server = await startDevenvServer({
+  plane = await startTestControlPlane({
     dataDir: join(dir, "control-plane"),
     port,
-    out,
-    heartbeatIntervalMs: 1_000,
-    maintenanceIntervalMs: 0,
     provisioner: new Ec2Provisioner({
       client: ec2,
       launchTemplate: { id: template.id },
@@ -54,18 +36,17 @@ beforeAll(async () => {
       fleet: `e2e-${port}`,
     }),
   });
-  api = createApiClient({ url: server.url, token: /Admin token \(shown once, keep it safe\): (\S+)/.exec(printed)![1]! });
 }, 60_000);
 
 afterAll(async () => {
   agent?.kill("SIGKILL");
-  await server?.instances.settled();
-  await server?.close();
+  await stopTestControlPlane(plane);
   await rm(dir, { recursive: true, force: true });
 }, 60_000);
 
 describe("the EC2 flow on moto", () => {
   it("launches a tagged spot host whose user data registers its agent, and terminates it on down", async () => {
+    const { api, server } = plane;
     const { instance } = await api.instances.up.mutate({ kind: "personal", ttlHours: 4 });
     const launched = await until("the EC2 launch", async () => {
       const shown = (await api.instances.show.query({ id: instance.id })).instance;

@@ -3,14 +3,13 @@ import cassandraDriver from "cassandra-driver";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { PassThrough } from "node:stream";
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiClient, startDevenvServer, type ApiClient, type RunningDevenvServer } from "@devenv/api";
 import { ForwardDaemon } from "@devenv/forward";
 import { generateDataset } from "@devenv/shrink";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
+import { exampleShrink, jobResult, startTestControlPlane, stopTestControlPlane, tunnelUrl, until, type TestControlPlane } from "../harness/control-plane.ts";
 
 // The main job on embedded defaults: production-like data → shrink job → a personal
 // instance (an agent and its own Cassandra node on this machine) restored from the
@@ -21,61 +20,29 @@ const secret = "local-flow-secret-0123456789abcdef";
 let dir: string;
 let source: string;
 let production: cassandra.Client;
-let server: RunningDevenvServer;
-let api: ApiClient;
-let token: string;
+let plane: TestControlPlane;
 let forward: ForwardDaemon | undefined;
 let browser: Browser | undefined;
 const chromiumPath = process.env.DEVENV_CHROMIUM ?? "/usr/bin/chromium";
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "devenv-local-flow-"));
   production = await cassandraClient();
   source = uniqueName("prod");
   await generateDataset(production, { keyspace: source, orgs: 6, leadsPerOrg: 10, days: 3, eventsPerDay: 5, asOf: "2026-11-20", seed: "flow", concurrency: 32 });
-  const out = new PassThrough();
-  let printed = "";
-  out.on("data", (chunk: Buffer) => (printed += chunk.toString()));
-  server = await startDevenvServer({
+  plane = await startTestControlPlane({
     dataDir: join(dir, "control-plane"),
     port: 0,
-    out,
     agentCommand: [join(repo, "apps/agent/bin/devenv-agent")],
-    heartbeatIntervalMs: 1_000,
-    maintenanceIntervalMs: 0,
     env: { DEVENV_SHRINK_SECRET: secret },
-    logger: undefined,
   });
-  token = /Admin token \(shown once, keep it safe\): (\S+)/.exec(printed)![1]!;
-  api = createApiClient({ url: server.url, token });
 }, 240_000);
 
 afterAll(async () => {
   await browser?.close();
   await forward?.close();
   // ends every instance this test started: its agent and its Cassandra node
-  if (api) {
-    for (const instance of await api.instances.list.query({}).catch(() => [])) {
-      if (instance.state !== "terminated") await api.instances.down.mutate({ id: instance.id }).catch(() => {});
-    }
-  }
-  await server?.instances.settled();
-  await server?.close();
+  await stopTestControlPlane(plane);
   await production?.execute(`DROP KEYSPACE IF EXISTS ${source}`);
   await production?.shutdown();
   await rm(dir, { recursive: true, force: true });
@@ -83,16 +50,10 @@ afterAll(async () => {
 
 describe("the main job on one machine", () => {
   it("shrinks production, starts a personal instance from the snapshot, and serves it through the tunnel", async () => {
+    const { api, server, token } = plane;
     const { contactPoint, localDataCenter } = services().cassandra;
-    const { job } = await api.snapshots.create.mutate({
-      shrink: { source: { contactPoints: [contactPoint], localDataCenter, keyspace: source }, rulesFile: join(repo, "examples/leads-rules.yaml"), asOf: "2026-11-21T00:00:00Z" },
-    });
-    const done = await until("the shrink job", async () => {
-      const { job: current } = await api.jobs.show.query({ id: job.id });
-      if (current.state === "failed") throw new Error(`shrink failed: ${current.error}`);
-      return current.state === "succeeded" ? current : undefined;
-    }, 120_000);
-    const snapshotId = (done.result as { snapshotId: string }).snapshotId;
+    const { job } = await api.snapshots.create.mutate({ shrink: exampleShrink(repo, contactPoint, localDataCenter, source, "2026-11-21T00:00:00Z") });
+    const { snapshotId } = await jobResult<{ snapshotId: string }>(api, job.id, 120_000);
     // the whole server serves the ops page too
     const html = await fetch(`${server.url}/fleet`);
     expect(html.status).toBe(200);
@@ -109,10 +70,8 @@ describe("the main job on one machine", () => {
     await page.getByRole("button", { name: "Sign in" }).click();
 
     const { instance } = await api.instances.up.mutate({ kind: "personal", snapshotId });
-    const states = new Set<string>();
     const ready = await until("the instance to be ready", async () => {
       const shown = await api.instances.show.query({ id: instance.id });
-      states.add(shown.instance.state);
       if (shown.instance.state === "failed") throw new Error(`instance failed: ${shown.instance.stateDetail}`);
       return shown.instance.state === "ready" && shown.instance.currentSnapshotId === snapshotId ? shown : undefined;
     }, 240_000);
@@ -122,7 +81,7 @@ describe("the main job on one machine", () => {
     await page.screenshot({ path: join(repo, "test-results/local-flow/fleet-page-ready.png"), fullPage: true });
 
     // the developer's localhost port, routed through the control plane to the agent
-    forward = new ForwardDaemon({ listen: { host: "127.0.0.1", port: 0 }, route: { kind: "tunnel", url: `${server.url.replace(/^http/, "ws")}/tunnel/mine`, token } });
+    forward = new ForwardDaemon({ listen: { host: "127.0.0.1", port: 0 }, route: { kind: "tunnel", url: tunnelUrl(server, "mine"), token } });
     const { port } = await forward.listen();
     const dev = new cassandraDriver.Client({ contactPoints: [`127.0.0.1:${port}`], localDataCenter: "datacenter1" });
     try {

@@ -79,14 +79,12 @@ async function runDemo(options: { workDir: string; port: number; keep: boolean; 
         await client.shutdown();
       }
     });
-    const printed = new PassThrough();
-    let text = "";
-    printed.on("data", (chunk: Buffer) => (text += chunk.toString()));
     server = await step("start the control plane (SQLite, local blob store, local provisioner)", async () => {
       const running = await startDevenvServer({
         dataDir: join(workDir, "control-plane"),
         port: 0,
-        out: printed,
+        // the demo uses the first-run admin token itself; it is not news to print
+        out: new PassThrough(),
         agentCommand: [join(repo, "apps/agent/bin/devenv-agent")],
         heartbeatIntervalMs: 2_000,
         env: { DEVENV_SHRINK_SECRET: randomBytes(32).toString("hex") },
@@ -96,8 +94,8 @@ async function runDemo(options: { workDir: string; port: number; keep: boolean; 
       log(`  control plane on ${running.url} (log: ${join(workDir, "control-plane.log")})`);
       return running;
     });
-    const token = /Admin token \(shown once, keep it safe\): (\S+)/.exec(text)?.[1];
-    if (!token) throw new CliError("failed", "the control plane printed no admin token");
+    const token = server.firstRunAdminToken;
+    if (!token) throw new CliError("failed", "the control plane created no admin token: its data dir was not fresh");
     const client = createApiClient({ url: server.url, token });
     api = client;
     const snapshotId = await step("shrink production into a dev-safe snapshot (rules, scrub, audit)", async () => {

@@ -82,6 +82,8 @@ export interface ControlPlaneOptions {
 
 export interface RunningControlPlane {
   url: string;
+  /** The admin token created on the first run (also printed once); undefined on later runs. */
+  firstRunAdminToken: string | undefined;
   server: Server;
   store: Store;
   instances: InstanceService;
@@ -200,7 +202,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
         await store.close();
         logger.info("control plane stopped");
       })());
-    return { url, server, store, instances, close };
+    return { url, firstRunAdminToken: admin?.plaintext, server, store, instances, close };
   } catch (error) {
     await store.close().catch(() => {});
     throw error;

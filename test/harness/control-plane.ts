@@ -1,0 +1,63 @@
+import { PassThrough } from "node:stream";
+import { createApiClient, startDevenvServer, type ApiClient, type DevenvServerOptions, type RunningDevenvServer } from "@devenv/api";
+
+/** Polls `check` until it returns a value; a throw from it fails at once. */
+export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 300): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface TestControlPlane {
+  server: RunningDevenvServer;
+  /** The first run's admin token and a client that uses it. */
+  token: string;
+  api: ApiClient;
+  /** What the server printed on stdout. */
+  printed(): string;
+}
+
+/** The whole control plane for a test, its stdout captured instead of printed. */
+export async function startTestControlPlane(options: Omit<DevenvServerOptions, "out">, token?: string): Promise<TestControlPlane> {
+  const out = new PassThrough();
+  let printed = "";
+  out.on("data", (chunk: Buffer) => (printed += chunk.toString()));
+  const server = await startDevenvServer({ heartbeatIntervalMs: 1_000, maintenanceIntervalMs: 0, ...options, out });
+  const admin = token ?? server.firstRunAdminToken;
+  if (admin === undefined) throw new Error("no admin token: a first run prints one, later runs need it passed in");
+  return { server, token: admin, api: createApiClient({ url: server.url, token: admin }), printed: () => printed };
+}
+
+/** Ends every instance still alive (their agents and Cassandra nodes) and closes the server. */
+export async function stopTestControlPlane(plane: TestControlPlane | undefined): Promise<void> {
+  if (!plane) return;
+  for (const instance of await plane.api.instances.list.query({}).catch(() => [])) {
+    if (instance.state !== "terminated") await plane.api.instances.down.mutate({ id: instance.id }).catch(() => {});
+  }
+  await plane.server.instances.settled();
+  await plane.server.close();
+}
+
+/** The WebSocket URL a forward uses to reach `target` (an instance id, `mine` or `shared`). */
+export function tunnelUrl(server: { url: string }, target: string): string {
+  return `${server.url.replace(/^http/, "ws")}/tunnel/${target}`;
+}
+
+/** A shrink of `keyspace` on the run's Cassandra with the example rules. */
+export function exampleShrink(repo: string, contactPoint: string, localDataCenter: string, keyspace: string, asOf?: string) {
+  return { source: { contactPoints: [contactPoint], localDataCenter, keyspace }, rulesFile: `${repo}/examples/leads-rules.yaml`, ...(asOf ? { asOf } : {}) };
+}
+
+/** Waits for a job to succeed and returns its result; a failed job fails the test with its error. */
+export async function jobResult<T>(api: ApiClient, id: string, timeoutMs = 240_000): Promise<T> {
+  const job = await until(`job ${id}`, async () => {
+    const { job: current } = await api.jobs.show.query({ id });
+    if (current.state === "failed" || current.state === "cancelled") throw new Error(`job ${id} ${current.state}: ${current.error ?? ""}`);
+    return current.state === "succeeded" ? current : undefined;
+  }, timeoutMs);
+  return job.result as T;
+}
