@@ -7,6 +7,11 @@ import { fileURLToPath } from "node:url";
 
 const repoRoot = fileURLToPath(new URL("../..", import.meta.url));
 const resultsDir = join(repoRoot, "test/bench/results");
+const unknown = process.argv.slice(2).filter((arg) => arg !== "--quick");
+if (unknown.length > 0) {
+  process.stderr.write(`usage: npm run bench [-- --quick]  (unknown: ${unknown.join(" ")}); each bench:* script takes its own options\n`);
+  process.exit(2);
+}
 const quick = process.argv.includes("--quick");
 
 // --quick: smaller inputs, for a first look (minutes instead of an hour)

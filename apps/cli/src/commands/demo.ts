@@ -12,6 +12,7 @@ import { generateDataset } from "@devenv/shrink";
 import { connectCassandra } from "@devenv/snapshot";
 import { CliError } from "../errors.ts";
 import type { CommandContext } from "../program.ts";
+import { positiveInt } from "./options.ts";
 
 const repo = fileURLToPath(new URL("../../../../", import.meta.url));
 
@@ -19,7 +20,7 @@ interface DemoFlags {
   workDir?: string;
   keep?: boolean;
   down?: boolean;
-  port: string;
+  port: number;
 }
 
 /**
@@ -31,7 +32,7 @@ export function demoCommand(context: CommandContext): Command {
   return new Command("demo")
     .description("run the main job end to end on this machine: production data -> shrink -> instances -> localhost, with timings")
     .option("--work-dir <dir>", "where the demo keeps its nodes and data (default: <state-dir>/demo)")
-    .option("--port <port>", "the localhost port developers' clients use", "19042")
+    .option("--port <port>", "the localhost port developers' clients use", positiveInt("--port", 65535), 19042)
     .option("--keep", "leave everything running at the end (stop it later with --down)")
     .option("--down", "stop and delete what a kept demo left running")
     .addHelpText("after", "\nExamples:\n  npm run demo              # set up what is missing, then run the demo\n  npx devenv demo --keep    # keep the nodes, control plane data and forward\n  npx devenv demo --down    # clean up after --keep\n")
@@ -43,7 +44,7 @@ export function demoCommand(context: CommandContext): Command {
         return;
       }
       if (existsSync(join(workDir, "control-plane"))) throw new CliError("conflict", `a demo already lives in ${workDir}: run devenv demo --down first`);
-      await runDemo({ workDir, port: Number(flags.port), keep: flags.keep === true, log: (line) => out.line(line), cacheDir: context.config().cacheDir });
+      await runDemo({ workDir, port: flags.port, keep: flags.keep === true, log: (line) => out.line(line), cacheDir: context.config().cacheDir });
     });
 }
 
