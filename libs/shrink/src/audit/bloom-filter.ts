@@ -86,6 +86,20 @@ export class BloomFilter {
     return true;
   }
 
+  /** The filter's bits, to carry a filter filled in parts to one process (see unionWith). */
+  toBytes(): Uint8Array {
+    return this.#words;
+  }
+
+  /** Adds every value of another filter of the same size and salt, given by its toBytes(). */
+  unionWith(bytes: Uint8Array, count: number): void {
+    if (bytes.byteLength !== this.#words.byteLength) {
+      throw new RangeError(`cannot merge a Bloom filter of ${bytes.byteLength} bytes into one of ${this.#words.byteLength}`);
+    }
+    for (let i = 0; i < bytes.byteLength; i++) this.#words[i] = this.#words[i]! | bytes[i]!;
+    this.#count += count;
+  }
+
   /** The k bit positions of a value, into the shared `positions`. */
   #positions(value: string): void {
     const m = this.bits;

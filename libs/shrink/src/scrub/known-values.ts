@@ -46,7 +46,20 @@ export class KnownValues {
   add(kind: KnownValueKind, original: string, replacement: string): boolean {
     // "n/a" in an email column is no one's address: replacing it in prose would only garble text
     if ((kind === "email" && !isPlausibleEmail(original)) || (kind === "phone" && !isPlausiblePhone(original))) return false;
-    const folded = foldPattern(original);
+    return this.#put(kind, foldPattern(original), replacement);
+  }
+
+  /** Every value as [kind, folded value, pseudonym]: a first pass done in parts is merged with addFolded. */
+  *entries(): IterableIterator<[KnownValueKind, string, string]> {
+    for (const [folded, id] of this.#index) yield [this.#kinds[id]!, folded, this.#replacements[id]!];
+  }
+
+  /** Adds an entry of another instance's entries(); the same pseudonym wins as with add, whatever the order. */
+  addFolded(kind: KnownValueKind, folded: string, replacement: string): boolean {
+    return this.#put(kind, folded, replacement);
+  }
+
+  #put(kind: KnownValueKind, folded: string, replacement: string): boolean {
     if (folded.length < this.#minLength) return false;
     const existing = this.#index.get(folded);
     if (existing !== undefined) {
