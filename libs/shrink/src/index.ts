@@ -4,6 +4,7 @@ export * from "./rules/load-rules.ts";
 export * from "./rules/resolve-secret.ts";
 export * from "./plan/shrink-plan.ts";
 export * from "./run/shrink-snapshot.ts";
+export * from "./run/shrink-parts.ts";
 export * from "./audit/audit-chunks.ts";
 export * from "./audit/audit-snapshot.ts";
 export * from "./generate/index.ts";

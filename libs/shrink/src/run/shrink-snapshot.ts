@@ -6,31 +6,30 @@ import type { SnapshotManifest, TransferProgress } from "@devenv/protocol";
 import {
   assertNewSnapshotId,
   buildManifest,
+  codecFor,
   defaultSnapshotId,
-  encodeAll,
+  parseCqlType,
   planTables,
   readKeyspaceSchema,
+  splitRing,
   stageChunks,
   uploadChunk,
   userTypesOf,
   writeManifest,
   type BlobStore,
-  type JsonValue,
-  type RowMapper,
+  type KeyspaceSchema,
   type StagedChunk,
+  type TablePlan,
 } from "@devenv/snapshot";
-import cassandraDriver from "cassandra-driver";
-import { BloomFilter } from "../audit/bloom-filter.ts";
 import { auditChunks, type AuditFinding } from "../audit/audit-chunks.ts";
 import { ShrinkError } from "../errors.ts";
-import { planShrink, type KeptTablePlan } from "../plan/shrink-plan.ts";
+import { planShrink, type ShrinkPlan } from "../plan/shrink-plan.ts";
 import type { ShrinkRules } from "../rules/rules-schema.ts";
-import { KnownValues } from "../scrub/known-values.ts";
-import { normalizeForAudit } from "../audit/normalize-for-audit.ts";
-import { Pseudonyms, withoutKeySuffix } from "../scrub/pseudonyms.ts";
-import { compileTransform, type CellTransform, type PiiKind } from "../transform/cell-transform.ts";
-import { resolveOrgScope } from "./org-scope.ts";
+import { resolveOrgScope, type OrgScope } from "./org-scope.ts";
 import { replaceKnownValues } from "./replace-known-values.ts";
+import { ShrinkScan, type TableSummary } from "./shrink-scan.ts";
+
+export type { TableSummary } from "./shrink-scan.ts";
 
 export interface ShrinkOptions {
   client: cassandra.Client;
@@ -50,19 +49,11 @@ export interface ShrinkOptions {
   /** Expected number of source PII values, to size the audit's filter. */
   expectedPiiValues?: number;
   stagingDir?: string;
-  onProgress?: (progress: TransferProgress & { table?: string }) => void;
+  onProgress?: (progress: ShrinkProgress) => void;
   now?: () => Date;
 }
 
-export interface TableSummary {
-  table: string;
-  action: "keep" | "drop";
-  rowsRead: number;
-  rowsKept: number;
-  droppedByOrg: number;
-  droppedByTime: number;
-  cellsTransformed: number;
-}
+export type ShrinkProgress = TransferProgress & { table?: string };
 
 export interface ShrinkResult {
   manifest: SnapshotManifest;
@@ -74,7 +65,27 @@ export interface ShrinkResult {
   seconds: number;
 }
 
-const dayMs = 86_400_000;
+/**
+ * Everything decided before the first row is read: the rules checked against
+ * the schema, the organisations kept, the instant events are cut at, and each
+ * kept table's fixed token ranges. A shrink run in parts shares it with every part.
+ */
+export interface PreparedShrink {
+  snapshotId: string;
+  keyspace: string;
+  rules: ShrinkRules;
+  org: string | undefined;
+  createdAt: Date;
+  asOf: Date;
+  fullSchema: KeyspaceSchema;
+  /** The kept tables only. */
+  schema: KeyspaceSchema;
+  plan: ShrinkPlan;
+  scope: OrgScope;
+  /** Chunk count per kept table: its ranges are splitRing(count). */
+  chunkCounts: Record<string, number>;
+  expectedPiiValues: number;
+}
 
 /**
  * Production keyspace → dev-safe snapshot: rows of organisations that are not
@@ -85,119 +96,22 @@ const dayMs = 86_400_000;
  */
 export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResult> {
   const started = Date.now();
-  const now = options.now ?? (() => new Date());
-  const createdAt = now();
-  const asOf = options.asOf ?? createdAt;
-  const snapshotId = options.snapshotId ?? defaultSnapshotId(`${options.keyspace}-dev`, createdAt);
-  await assertNewSnapshotId(options.store, snapshotId);
-  if (options.secret.length < 16) throw new ShrinkError("secret-missing", "the pseudonym secret must be at least 16 bytes");
-
-  // 1. rules against the schema: deny by default, before anything is read or written
-  const fullSchema = await readKeyspaceSchema(options.client, options.keyspace);
-  const plan = planShrink(options.rules, fullSchema);
-  const keptPlans = new Map(plan.tables.filter((t): t is KeptTablePlan => t.action === "keep").map((t) => [t.name, t]));
-  const schema = await readKeyspaceSchema(options.client, options.keyspace, [...keptPlans.keys()]);
-  const scope = await resolveOrgScope(options.client, options.keyspace, options.rules, plan, fullSchema.tables, options.org);
-
-  const pseudonyms = new Pseudonyms(options.secret);
-  const known = new KnownValues();
-  const sourcePii = new BloomFilter(options.expectedPiiValues ?? 1_000_000, 1e-9);
-  const pseudonymOutputs = new Set<string>();
-  const addSourcePii = (kind: PiiKind, value: string) => {
-    const key = normalizeForAudit(kind, value);
-    if (key !== undefined) sourcePii.add(key);
-  };
-  const summaries = new Map<string, TableSummary>(
-    plan.tables.map((t) => [t.name, { table: t.name, action: t.action, rowsRead: 0, rowsKept: 0, droppedByOrg: 0, droppedByTime: 0, cellsTransformed: 0 }]),
-  );
-  const keyOwners = new Map<string, string>();
-
-  const compiled = new Map<string, { plan: KeptTablePlan; transforms: (CellTransform | undefined)[]; piiColumns: { index: number; kind: PiiKind }[] }>();
-  for (const table of keptPlans.values()) {
-    const summary = summaries.get(table.name)!;
-    const transforms = table.columns.map((column) => {
-      if (column.transform === "keep") return undefined;
-      const fn = compileTransform(column.transform, column.type, schema.types, {
-        pseudonyms,
-        onPii: (kind, original, pseudonym) => {
-          known.add(kind, original, pseudonym);
-          addSourcePii(kind, original);
-          pseudonymOutputs.add(pseudonym.toLowerCase());
-          // key-mode names carry a suffix; the audit reads word runs, so the bare fake is ours too
-          pseudonymOutputs.add(withoutKeySuffix(pseudonym).toLowerCase());
-        },
-        onTransformed: () => summary.cellsTransformed++,
-      }, column.isKey);
-      if (!column.isKey) return fn;
-      // a pseudonym shared by two distinct key values would silently merge rows: fail instead
-      return (value: JsonValue) => {
-        const out = fn(value);
-        const owner = `${table.name}.${column.name}\u0000${JSON.stringify(out)}`;
-        const original = JSON.stringify(value);
-        const previous = keyOwners.get(owner);
-        if (previous !== undefined && previous !== original) {
-          throw new ShrinkError("failed", `pseudonym collision in key column ${table.name}.${column.name}: two distinct values map to ${JSON.stringify(out)}`);
-        }
-        keyOwners.set(owner, original);
-        return out;
-      };
-    });
-    const piiColumns = table.columns.flatMap((c) =>
-      typeof c.transform === "string" && ["email", "phone", "person", "company", "address"].includes(c.transform)
-        ? [{ index: c.index, kind: c.transform as PiiKind }]
-        : [],
-    );
-    compiled.set(table.name, { plan: table, transforms, piiColumns });
-  }
-
-  const mapRow: RowMapper = (snapshotPlan, cells) => {
-    const entry = compiled.get(snapshotPlan.table.name)!;
-    const summary = summaries.get(snapshotPlan.table.name)!;
-    summary.rowsRead++;
-    const { plan: table } = entry;
-    const orgKept =
-      table.org.kind === "none" ||
-      (table.org.kind === "column" && scope.kept.has(String(cells[table.org.index]))) ||
-      (table.org.kind === "via" && scope.viaKept.get(`${table.org.table}.${table.org.key}`)!.has(String(cells[table.org.index])));
-    if (!orgKept) {
-      summary.droppedByOrg++;
-      // dropped customers' PII still feeds the audit: none of it may appear in the output
-      for (const { index, kind } of entry.piiColumns) {
-        const value = cells[index];
-        if (typeof value === "string") addSourcePii(kind, value);
-      }
-      return undefined;
-    }
-    if (table.time && timeOf(cells[table.time.index]) < asOf.getTime() - table.time.keepDays * dayMs) {
-      summary.droppedByTime++;
-      return undefined;
-    }
-    const values = encodeAll(snapshotPlan, cells)!;
-    for (let i = 0; i < values.length; i++) {
-      const fn = entry.transforms[i];
-      if (fn) values[i] = fn(values[i]!);
-    }
-    summary.rowsKept++;
-    return values;
-  };
-
-  const progress = (update: Partial<TransferProgress>) =>
-    options.onProgress?.({ operation: "export", phase: "scan", bytesDone: 0, rowsDone: 0, chunksDone: 0, elapsedSeconds: (Date.now() - started) / 1000, ...update });
+  const prepared = await prepareShrink(options);
+  const scan = new ShrinkScan({ ...prepared, secret: options.secret });
+  const plans = tablePlansOf(prepared);
+  const chunksTotal = plans.reduce((n, p) => n + p.ranges.length, 0);
+  const progress = progressReporter(options.onProgress, started);
   const staging = await mkdtemp(join(options.stagingDir ?? tmpdir(), "devenv-shrink-"));
   try {
-    const userTypes = userTypesOf(schema.types);
-    const plans = await planTables(options.client, schema, userTypes, options);
-    const chunksTotal = plans.reduce((n, p) => n + p.ranges.length, 0);
     let rowsRead = 0;
     let chunksDone = 0;
-    // 2. scan, filter and transform into staged chunks
     const staged = await stageChunks({
       client: options.client,
       keyspace: options.keyspace,
       plans,
       stagingDir: staging,
       concurrency: options.scanConcurrency ?? 4,
-      mapRow,
+      mapRow: scan.mapRow,
       onRowsRead: (_p, rows) => {
         rowsRead += rows;
         progress({ phase: "scan", rowsDone: rowsRead, chunksDone, chunksTotal });
@@ -207,48 +121,113 @@ export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResu
       },
     });
     // dropped tables are not read at all; their rows are simply not counted
-    // 3. free text everywhere: every PII value met in the kept data is replaced wherever it is mentioned
     progress({ phase: "scan", rowsDone: rowsRead, chunksDone: chunksTotal, chunksTotal });
-    const matcher = known.build();
-    const textColumns = new Map(
-      [...compiled.values()].map(({ plan: t }) => [t.name, t.columns.filter((c) => mentionsText(c.transform)).map((c) => c.index)]),
-    );
-    const final: StagedChunk[] = [];
-    for (const chunk of staged) {
-      const columns = textColumns.get(chunk.table) ?? [];
-      final.push(columns.length > 0 && known.size > 0 ? await replaceKnownValues(chunk, columns, matcher, staging) : chunk);
-    }
-    // 4. audit every cell before anything is published
-    progress({ phase: "verify", rowsDone: 0, chunksDone: 0, chunksTotal: final.length });
-    const audit = await auditChunks(final, plans.map((p) => p.table), { sourcePii, pseudonymOutputs });
-    if (audit.findings.length > 0) {
-      const shown = audit.findings.slice(0, 20).map((f) => `  ${f.table}.${f.column} key=${f.rowKey}: ${f.kind} ${f.excerpt}`);
-      throw new ShrinkError(
-        "leak-found",
-        `audit found ${audit.findings.length} possible leak(s); the snapshot was not published:\n${shown.join("\n")}`,
-        { findings: audit.findings },
-      );
-    }
-    // 5. publish: chunks first, the manifest last
-    progress({ phase: "upload", chunksDone: 0, chunksTotal: final.length });
-    for (const chunk of final) await uploadChunk(options.store, chunk);
-    const description =
-      `shrink of keyspace ${options.keyspace} as of ${asOf.toISOString()}` +
-      (options.org !== undefined ? `, organisation ${options.org} only` : `, kept orgs: ${scope.kept.size}`);
-    const manifest = buildManifest({ id: snapshotId, createdAt, description, schema, plans, chunks: final });
-    await writeManifest(options.store, manifest);
-    return {
-      manifest,
-      tables: [...summaries.values()],
-      keptOrgs: scope.kept.size,
-      orgsByKind: scope.orgsByKind,
-      knownValues: known.size,
-      audit,
-      seconds: (Date.now() - started) / 1000,
-    };
+    return await finishShrink({ prepared, scan, staged, stagingDir: staging, store: options.store, onProgress: options.onProgress, started });
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** Step 1: rules against the schema (deny by default) and the organisations kept, before anything is read or written. */
+export async function prepareShrink(options: ShrinkOptions): Promise<PreparedShrink> {
+  const createdAt = (options.now ?? (() => new Date()))();
+  const snapshotId = options.snapshotId ?? defaultSnapshotId(`${options.keyspace}-dev`, createdAt);
+  await assertNewSnapshotId(options.store, snapshotId);
+  if (options.secret.length < 16) throw new ShrinkError("secret-missing", "the pseudonym secret must be at least 16 bytes");
+  const fullSchema = await readKeyspaceSchema(options.client, options.keyspace);
+  const plan = planShrink(options.rules, fullSchema);
+  const kept = plan.tables.filter((t) => t.action === "keep").map((t) => t.name);
+  const schema = await readKeyspaceSchema(options.client, options.keyspace, kept);
+  const scope = await resolveOrgScope(options.client, options.keyspace, options.rules, plan, fullSchema.tables, options.org);
+  const plans = await planTables(options.client, schema, userTypesOf(schema.types), options);
+  return {
+    snapshotId,
+    keyspace: options.keyspace,
+    rules: options.rules,
+    org: options.org,
+    createdAt,
+    asOf: options.asOf ?? createdAt,
+    fullSchema,
+    schema,
+    plan,
+    scope,
+    chunkCounts: Object.fromEntries(plans.map((p) => [p.table.name, p.ranges.length])),
+    expectedPiiValues: options.expectedPiiValues ?? 1_000_000,
+  };
+}
+
+/** The kept tables with their codecs and fixed token ranges. */
+export function tablePlansOf(prepared: PreparedShrink): TablePlan[] {
+  const userTypes = userTypesOf(prepared.schema.types);
+  return prepared.schema.tables.map((table) => ({
+    table,
+    codecs: table.columns.map((c) => codecFor(parseCqlType(c.type), userTypes)),
+    ranges: splitRing(prepared.chunkCounts[table.name]!),
+  }));
+}
+
+export interface FinishShrinkInput {
+  prepared: PreparedShrink;
+  /** The first pass's findings, every part merged. */
+  scan: ShrinkScan;
+  /** Every staged chunk of the first pass, as local files. */
+  staged: readonly StagedChunk[];
+  stagingDir: string;
+  store: BlobStore;
+  onProgress?: (progress: ShrinkProgress) => void;
+  started?: number;
+}
+
+/**
+ * Steps 3 to 5: free text everywhere (every PII value met in the kept data is
+ * replaced wherever it is mentioned), the audit of every cell, then the chunks
+ * and, last, the manifest are published. A finding publishes nothing.
+ */
+export async function finishShrink(input: FinishShrinkInput): Promise<ShrinkResult> {
+  const { prepared, scan, stagingDir } = input;
+  const started = input.started ?? Date.now();
+  const progress = progressReporter(input.onProgress, started);
+  const plans = tablePlansOf(prepared);
+  const matcher = scan.known.build();
+  const textColumns = new Map(
+    [...scan.keptPlans.values()].map((t) => [t.name, t.columns.filter((c) => mentionsText(c.transform)).map((c) => c.index)]),
+  );
+  const final: StagedChunk[] = [];
+  for (const chunk of input.staged) {
+    const columns = textColumns.get(chunk.table) ?? [];
+    final.push(columns.length > 0 && scan.known.size > 0 ? await replaceKnownValues(chunk, columns, matcher, stagingDir) : chunk);
+  }
+  progress({ phase: "verify", rowsDone: 0, chunksDone: 0, chunksTotal: final.length });
+  const audit = await auditChunks(final, plans.map((p) => p.table), { sourcePii: scan.sourcePii, pseudonymOutputs: scan.pseudonymOutputs });
+  if (audit.findings.length > 0) {
+    const shown = audit.findings.slice(0, 20).map((f) => `  ${f.table}.${f.column} key=${f.rowKey}: ${f.kind} ${f.excerpt}`);
+    throw new ShrinkError(
+      "leak-found",
+      `audit found ${audit.findings.length} possible leak(s); the snapshot was not published:\n${shown.join("\n")}`,
+      { findings: audit.findings },
+    );
+  }
+  progress({ phase: "upload", chunksDone: 0, chunksTotal: final.length });
+  for (const chunk of final) await uploadChunk(input.store, chunk);
+  const description =
+    `shrink of keyspace ${prepared.keyspace} as of ${prepared.asOf.toISOString()}` +
+    (prepared.org !== undefined ? `, organisation ${prepared.org} only` : `, kept orgs: ${prepared.scope.kept.size}`);
+  const manifest = buildManifest({ id: prepared.snapshotId, createdAt: prepared.createdAt, description, schema: prepared.schema, plans, chunks: final });
+  await writeManifest(input.store, manifest);
+  return {
+    manifest,
+    tables: [...scan.summaries.values()],
+    keptOrgs: prepared.scope.kept.size,
+    orgsByKind: prepared.scope.orgsByKind,
+    knownValues: scan.known.size,
+    audit,
+    seconds: (Date.now() - started) / 1000,
+  };
+}
+
+export function progressReporter(onProgress: ((progress: ShrinkProgress) => void) | undefined, started: number) {
+  return (update: Partial<TransferProgress>) =>
+    onProgress?.({ operation: "export", phase: "scan", bytesDone: 0, rowsDone: 0, chunksDone: 0, elapsedSeconds: (Date.now() - started) / 1000, ...update });
 }
 
 function mentionsText(transform: unknown): boolean {
@@ -258,12 +237,4 @@ function mentionsText(transform: unknown): boolean {
     if ("udt" in transform) return Object.values((transform as { udt: Record<string, unknown> }).udt).some(mentionsText);
   }
   return false;
-}
-
-/** Milliseconds since the epoch of a timestamp, date or timeuuid cell; absent times are kept. */
-function timeOf(cell: unknown): number {
-  if (cell instanceof Date) return cell.getTime();
-  if (cell instanceof cassandraDriver.types.TimeUuid) return cell.getDate().getTime();
-  if (cell instanceof cassandraDriver.types.LocalDate) return Date.parse(`${cell.toString()}T00:00:00Z`);
-  return Number.POSITIVE_INFINITY;
 }

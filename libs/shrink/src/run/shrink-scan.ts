@@ -1,0 +1,195 @@
+import cassandraDriver from "cassandra-driver";
+import { encodeAll, type JsonValue, type KeyspaceSchema, type RowMapper } from "@devenv/snapshot";
+import { BloomFilter } from "../audit/bloom-filter.ts";
+import { normalizeForAudit } from "../audit/normalize-for-audit.ts";
+import { ShrinkError } from "../errors.ts";
+import type { KeptTablePlan, ShrinkPlan } from "../plan/shrink-plan.ts";
+import { KnownValues, type KnownValueKind } from "../scrub/known-values.ts";
+import { Pseudonyms, withoutKeySuffix } from "../scrub/pseudonyms.ts";
+import { compileTransform, type CellTransform, type PiiKind } from "../transform/cell-transform.ts";
+import type { OrgScope } from "./org-scope.ts";
+
+export interface TableSummary {
+  table: string;
+  action: "keep" | "drop";
+  rowsRead: number;
+  rowsKept: number;
+  droppedByOrg: number;
+  droppedByTime: number;
+  cellsTransformed: number;
+}
+
+export interface ShrinkScanOptions {
+  plan: ShrinkPlan;
+  /** The kept tables' schema (its user types compile the transforms). */
+  schema: KeyspaceSchema;
+  scope: OrgScope;
+  asOf: Date;
+  secret: Buffer;
+  /** Expected number of source PII values, to size the audit's filter. */
+  expectedPiiValues: number;
+}
+
+const dayMs = 86_400_000;
+
+/**
+ * The first pass's row mapper and everything it collects: rows of organisations
+ * not kept and events older than keepDays are dropped, PII cells get keyed
+ * pseudonyms, and the values met feed the free-text pass and the audit.
+ */
+export class ShrinkScan {
+  readonly known = new KnownValues();
+  readonly sourcePii: BloomFilter;
+  readonly pseudonymOutputs = new Set<string>();
+  readonly summaries: Map<string, TableSummary>;
+  readonly keptPlans: Map<string, KeptTablePlan>;
+  // `${table}.${column}\0${pseudonym}` → the original key value it came from
+  readonly #keyOwners = new Map<string, string>();
+  readonly #compiled = new Map<string, { plan: KeptTablePlan; transforms: (CellTransform | undefined)[]; piiColumns: { index: number; kind: PiiKind }[] }>();
+  readonly #scope: OrgScope;
+  readonly #oldestKept: Map<string, number>;
+
+  constructor(options: ShrinkScanOptions) {
+    const { plan, scope } = options;
+    this.#scope = scope;
+    this.sourcePii = new BloomFilter(options.expectedPiiValues, 1e-9);
+    this.keptPlans = new Map(plan.tables.filter((t): t is KeptTablePlan => t.action === "keep").map((t) => [t.name, t]));
+    this.summaries = new Map(
+      plan.tables.map((t) => [t.name, { table: t.name, action: t.action, rowsRead: 0, rowsKept: 0, droppedByOrg: 0, droppedByTime: 0, cellsTransformed: 0 }]),
+    );
+    this.#oldestKept = new Map(
+      [...this.keptPlans.values()].flatMap((t) => (t.time ? [[t.name, options.asOf.getTime() - t.time.keepDays * dayMs] as const] : [])),
+    );
+    const pseudonyms = new Pseudonyms(options.secret);
+    for (const table of this.keptPlans.values()) {
+      const summary = this.summaries.get(table.name)!;
+      const transforms = table.columns.map((column) => {
+        if (column.transform === "keep") return undefined;
+        const fn = compileTransform(column.transform, column.type, options.schema.types, {
+          pseudonyms,
+          onPii: (kind, original, pseudonym) => {
+            this.known.add(kind, original, pseudonym);
+            this.#addSourcePii(kind, original);
+            this.pseudonymOutputs.add(pseudonym.toLowerCase());
+            // key-mode names carry a suffix; the audit reads word runs, so the bare fake is ours too
+            this.pseudonymOutputs.add(withoutKeySuffix(pseudonym).toLowerCase());
+          },
+          onTransformed: () => summary.cellsTransformed++,
+        }, column.isKey);
+        if (!column.isKey) return fn;
+        // a pseudonym shared by two distinct key values would silently merge rows: fail instead
+        return (value: JsonValue) => {
+          const out = fn(value);
+          this.#claimKey(`${table.name}.${column.name}\u0000${JSON.stringify(out)}`, JSON.stringify(value));
+          return out;
+        };
+      });
+      const piiColumns = table.columns.flatMap((c) =>
+        typeof c.transform === "string" && ["email", "phone", "person", "company", "address"].includes(c.transform)
+          ? [{ index: c.index, kind: c.transform as PiiKind }]
+          : [],
+      );
+      this.#compiled.set(table.name, { plan: table, transforms, piiColumns });
+    }
+  }
+
+  readonly mapRow: RowMapper = (snapshotPlan, cells) => {
+    const entry = this.#compiled.get(snapshotPlan.table.name)!;
+    const summary = this.summaries.get(snapshotPlan.table.name)!;
+    summary.rowsRead++;
+    const { plan: table } = entry;
+    const scope = this.#scope;
+    const orgKept =
+      table.org.kind === "none" ||
+      (table.org.kind === "column" && scope.kept.has(String(cells[table.org.index]))) ||
+      (table.org.kind === "via" && scope.viaKept.get(`${table.org.table}.${table.org.key}`)!.has(String(cells[table.org.index])));
+    if (!orgKept) {
+      summary.droppedByOrg++;
+      // dropped customers' PII still feeds the audit: none of it may appear in the output
+      for (const { index, kind } of entry.piiColumns) {
+        const value = cells[index];
+        if (typeof value === "string") this.#addSourcePii(kind, value);
+      }
+      return undefined;
+    }
+    if (table.time && timeOf(cells[table.time.index]) < this.#oldestKept.get(table.name)!) {
+      summary.droppedByTime++;
+      return undefined;
+    }
+    const values = encodeAll(snapshotPlan, cells)!;
+    for (let i = 0; i < values.length; i++) {
+      const fn = entry.transforms[i];
+      if (fn) values[i] = fn(values[i]!);
+    }
+    summary.rowsKept++;
+    return values;
+  };
+
+  /**
+   * This pass's findings as lines (JSON arrays), so a part's state streams to a
+   * file instead of being built in memory; another scan takes them with importLine.
+   */
+  *exportLines(): Generator<string> {
+    for (const s of this.summaries.values()) {
+      yield JSON.stringify(["summary", s.table, s.rowsRead, s.rowsKept, s.droppedByOrg, s.droppedByTime, s.cellsTransformed]);
+    }
+    for (const [kind, folded, replacement] of this.known.entries()) yield JSON.stringify(["known", kind, folded, replacement]);
+    for (const output of this.pseudonymOutputs) yield JSON.stringify(["output", output]);
+    for (const [owner, original] of this.#keyOwners) yield JSON.stringify(["key", owner, original]);
+    yield JSON.stringify(["source-pii", this.sourcePii.count, Buffer.from(this.sourcePii.toBytes()).toString("base64")]);
+  }
+
+  /** Adds one line of another part's exportLines(); a key pseudonym claimed by two distinct values across parts still fails. */
+  importLine(line: string): void {
+    const entry = JSON.parse(line) as [string, ...(string | number)[]];
+    switch (entry[0]) {
+      case "summary": {
+        const [, table, rowsRead, rowsKept, droppedByOrg, droppedByTime, cellsTransformed] = entry as [string, string, number, number, number, number, number];
+        const summary = this.summaries.get(table);
+        if (!summary) throw new ShrinkError("failed", `a shrink part reports table ${table}, which the plan does not have`);
+        summary.rowsRead += rowsRead;
+        summary.rowsKept += rowsKept;
+        summary.droppedByOrg += droppedByOrg;
+        summary.droppedByTime += droppedByTime;
+        summary.cellsTransformed += cellsTransformed;
+        return;
+      }
+      case "known":
+        this.known.addFolded(entry[1] as KnownValueKind, entry[2] as string, entry[3] as string);
+        return;
+      case "output":
+        this.pseudonymOutputs.add(entry[1] as string);
+        return;
+      case "key":
+        this.#claimKey(entry[1] as string, entry[2] as string);
+        return;
+      case "source-pii":
+        this.sourcePii.unionWith(Buffer.from(entry[2] as string, "base64"), entry[1] as number);
+        return;
+      default:
+        throw new ShrinkError("failed", `unknown line in a shrink part's state: ${String(entry[0])}`);
+    }
+  }
+
+  #claimKey(owner: string, original: string): void {
+    const previous = this.#keyOwners.get(owner);
+    if (previous !== undefined && previous !== original) {
+      const [column = owner, pseudonym = ""] = owner.split("\u0000");
+      throw new ShrinkError("failed", `pseudonym collision in key column ${column}: two distinct values map to ${pseudonym}`);
+    }
+    this.#keyOwners.set(owner, original);
+  }
+
+  #addSourcePii(kind: PiiKind, value: string): void {
+    const key = normalizeForAudit(kind, value);
+    if (key !== undefined) this.sourcePii.add(key);
+  }
+}
+
+/** Milliseconds since the epoch of a timestamp, date or timeuuid cell; absent times are kept. */
+function timeOf(cell: unknown): number {
+  if (cell instanceof Date) return cell.getTime();
+  if (cell instanceof cassandraDriver.types.TimeUuid) return cell.getDate().getTime();
+  if (cell instanceof cassandraDriver.types.LocalDate) return Date.parse(`${cell.toString()}T00:00:00Z`);
+  return Number.POSITIVE_INFINITY;
+}
