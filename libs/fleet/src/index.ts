@@ -10,3 +10,4 @@ export * from "./reconcile.ts";
 export * from "./cost.ts";
 export * from "./maintenance.ts";
 export * from "./local-provisioner.ts";
+export * from "./local-agent-supervisor.ts";

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from "node:http";
+import type { Logger } from "pino";
 import { join, resolve } from "node:path";
-import { LocalProvisioner, FleetMaintenanceLoop, type Provisioners } from "@devenv/fleet";
+import { LocalAgentSupervisor, LocalProvisioner, FleetMaintenanceLoop, type AgentSupervisorEvent, type Provisioners } from "@devenv/fleet";
 import { AgentHub, ClientTunnelRelay, PostgresCommandBus, StoreHubBackend, type TunnelAuthorization } from "@devenv/hub";
 import { JobRunner, refreshJobHandler, Scheduler, shrinkJobHandler } from "@devenv/jobs";
 import type { Instance, Store, User } from "@devenv/store";
@@ -20,6 +21,8 @@ export interface DevenvServerOptions extends ControlPlaneOptions {
   instanceHeap?: string;
   /** Jobs run at once by this replica (default 1: a shrink is heavy). */
   jobConcurrency?: number;
+  /** Local instances' agents that died are noticed within this and started again; default 2 s, 0 turns it off. */
+  agentSupervisionIntervalMs?: number;
   /** Fleet maintenance (timeouts, reaper) every this often; default 60 s, 0 turns it off. */
   maintenanceIntervalMs?: number;
   /** Due schedules are checked this often; default 15 s. */
@@ -56,6 +59,7 @@ export async function startDevenvServer(options: DevenvServerOptions): Promise<R
         })
       : undefined);
   let parts: { hub: AgentHub; jobs: JobRunner; scheduler: Scheduler } | undefined;
+  let supervisor: LocalAgentSupervisor | undefined;
 
   const running = await startControlPlane({
     ...options,
@@ -119,11 +123,17 @@ export async function startDevenvServer(options: DevenvServerOptions): Promise<R
             })
           : undefined;
       maintenance?.start();
+      // local agents are detached like systemd services; this restarts the ones that die (started once listening)
+      const supervisionMs = options.agentSupervisionIntervalMs ?? 2_000;
+      if (provisioner instanceof LocalProvisioner && supervisionMs > 0) {
+        supervisor = new LocalAgentSupervisor({ provisioner, store, intervalMs: supervisionMs, onEvent: (event) => logSupervision(logger, event) });
+      }
       parts = { hub, jobs, scheduler };
       return {
         commands: hub,
         liveness: (agentId) => hub.liveness(agentId),
         close: async () => {
+          await supervisor?.stop();
           scheduler.stop();
           await maintenance?.stop();
           await jobs.stop();
@@ -135,7 +145,25 @@ export async function startDevenvServer(options: DevenvServerOptions): Promise<R
     },
   });
   agentUrl = `${running.url.replace(/^http/, "ws")}/agent`;
+  supervisor?.start();
   return { ...running, ...parts! };
+}
+
+function logSupervision(logger: Logger, event: AgentSupervisorEvent): void {
+  switch (event.kind) {
+    case "exited":
+      logger.warn({ instanceId: event.instanceId, pid: event.pid, restartInMs: event.restartInMs }, "a local agent exited; restarting it");
+      return;
+    case "restarted":
+      logger.warn({ instanceId: event.instanceId, pid: event.pid, previousPid: event.previousPid, restartsInWindow: event.restartsInWindow }, "local agent restarted");
+      return;
+    case "gave-up":
+      logger.error({ instanceId: event.instanceId, pid: event.pid, restartsInWindow: event.restartsInWindow }, "a local agent keeps exiting: not restarted again, instance failed");
+      return;
+    case "error":
+      logger.error({ instanceId: event.instanceId, error: event.error }, "supervising local agents failed");
+      return;
+  }
 }
 
 /** The actor scheduled and automatic work is recorded under. */
