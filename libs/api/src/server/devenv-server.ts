@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { join, resolve } from "node:path";
 import { LocalAgentSupervisor, LocalProvisioner, FleetMaintenanceLoop, type AgentSupervisorEvent, type Provisioners } from "@devenv/fleet";
 import { AgentHub, ClientTunnelRelay, PostgresCommandBus, StoreHubBackend, type TunnelAuthorization } from "@devenv/hub";
-import { JobRunner, refreshJobHandler, Scheduler, shrinkJobHandler } from "@devenv/jobs";
+import { JobRunner, refreshJobHandler, Scheduler, shrinkJobHandlers } from "@devenv/jobs";
 import type { Instance, Store, User } from "@devenv/store";
 import type { InstanceService } from "../instances/instance-service.ts";
 import { slackSettingsFromEnv } from "../slack/slack-routes.ts";
@@ -91,7 +91,7 @@ export async function startDevenvServer(options: DevenvServerOptions): Promise<R
         store,
         concurrency: options.jobConcurrency ?? 1,
         handlers: {
-          shrink: shrinkJobHandler({ store, blobs, env: options.env }),
+          ...shrinkJobHandlers({ store, blobs, env: options.env }),
           refresh: refreshJobHandler({
             store,
             blobs,
