@@ -17,6 +17,11 @@ export interface JobRunnerOptions {
   handlers: Partial<Record<JobKind, JobHandler>>;
   /** Jobs run at once by this runner: a queue, not an overload of the host. Default 1. */
   concurrency?: number;
+  /**
+   * Tasks (parts of another job, e.g. a shrink's token-range parts) run at once,
+   * in their own slots: a job waiting for its tasks must not hold the only slot. Default 2.
+   */
+  taskConcurrency?: number;
   /** How long a lease lasts without renewal; renewed every third of it. Default 30 s. */
   leaseMs?: number;
   /** How often an idle runner looks for work. Default 1 s. */
@@ -29,6 +34,8 @@ export interface JobRunnerOptions {
 }
 
 const logFlushMs = 500;
+/** Kinds that are parts of another job, leased in their own slots. */
+export const taskKinds: readonly JobKind[] = ["shrink-task"];
 
 /**
  * Leases jobs of the kinds it has handlers for and runs them, renewing each lease
@@ -42,11 +49,12 @@ export class JobRunner {
   readonly #handlers: Partial<Record<JobKind, JobHandler>>;
   readonly #kinds: JobKind[];
   readonly #concurrency: number;
+  readonly #taskConcurrency: number;
   readonly #leaseMs: number;
   readonly #pollMs: number;
   readonly #retryAfterMs: number;
   readonly #onError: (error: unknown) => void;
-  readonly #running = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  readonly #running = new Map<string, { controller: AbortController; done: Promise<void>; task: boolean }>();
   #loop: Promise<void> | undefined;
   #stopping = false;
   #wake: (() => void) | undefined;
@@ -56,6 +64,7 @@ export class JobRunner {
     this.#handlers = options.handlers;
     this.#kinds = Object.keys(options.handlers) as JobKind[];
     this.#concurrency = Math.max(1, options.concurrency ?? 1);
+    this.#taskConcurrency = Math.max(1, options.taskConcurrency ?? 2);
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#pollMs = options.pollMs ?? 1_000;
     this.#retryAfterMs = options.retryAfterMs ?? 5_000;
@@ -103,9 +112,10 @@ export class JobRunner {
   async #pollLoop(): Promise<void> {
     while (!this.#stopping) {
       let leased = false;
-      if (this.#running.size < this.#concurrency) {
+      const kinds = this.#kindsWithFreeSlots();
+      if (kinds.length > 0) {
         try {
-          const job = await this.#store.jobs.lease({ owner: this.owner, kinds: this.#kinds, leaseMs: this.#leaseMs });
+          const job = await this.#store.jobs.lease({ owner: this.owner, kinds, leaseMs: this.#leaseMs });
           if (job) {
             leased = true;
             const controller = new AbortController();
@@ -113,14 +123,14 @@ export class JobRunner {
               this.#running.delete(job.id);
               this.#wake?.();
             });
-            this.#running.set(job.id, { controller, done });
+            this.#running.set(job.id, { controller, done, task: taskKinds.includes(job.kind) });
           }
         } catch (error) {
           this.#onError(error);
         }
       }
       // full, or nothing to do: wait for a slot, a poke or the next poll
-      if (!leased || this.#running.size >= this.#concurrency) {
+      if (!leased || this.#kindsWithFreeSlots().length === 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, this.#pollMs);
           this.#wake = () => {
@@ -131,6 +141,13 @@ export class JobRunner {
         this.#wake = undefined;
       }
     }
+  }
+
+  #kindsWithFreeSlots(): JobKind[] {
+    let tasks = 0;
+    for (const r of this.#running.values()) if (r.task) tasks++;
+    const jobs = this.#running.size - tasks;
+    return this.#kinds.filter((kind) => (taskKinds.includes(kind) ? tasks < this.#taskConcurrency : jobs < this.#concurrency));
   }
 
   async #run(job: Job, controller = new AbortController()): Promise<void> {

@@ -10,7 +10,8 @@ import { openStore, type Job, type Store } from "@devenv/store";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { JobRunner } from "./job-runner.ts";
 import { refreshJobHandler } from "./refresh-job.ts";
-import { shrinkJobHandler } from "./shrink-job.ts";
+import { shrinkJobHandlers } from "./shrink-job.ts";
+import { runUntilFinished } from "./fixtures/run-until-finished.ts";
 
 const rulesFile = resolve(import.meta.dirname, "../../../examples/leads-rules.yaml");
 const env = { DEVENV_SHRINK_SECRET: "refresh-job-test-secret-0123456789" };
@@ -45,17 +46,12 @@ const shrinkPayload = () => ({
   asOf: "2026-11-21T00:00:00Z",
 });
 
-async function runToEnd(runner: JobRunner, jobId: string): Promise<Job> {
-  while (await runner.runOnce()) {
-    /* until the queue is empty */
-  }
-  return store.jobs.get(jobId);
-}
+const runToEnd = (runner: JobRunner, jobId: string): Promise<Job> => runUntilFinished(store, runner, jobId);
 
 describe("shrink and refresh jobs", () => {
   it("catalogues a shrink job's snapshot as ready, with its figures, published in the blob store", async () => {
     const job = await store.jobs.enqueue({ kind: "shrink", payload: shrinkPayload() });
-    const done = await runToEnd(new JobRunner({ store, handlers: { shrink: shrinkJobHandler({ store, blobs, env }) } }), job.id);
+    const done = await runToEnd(new JobRunner({ store, handlers: shrinkJobHandlers({ store, blobs, env }) }), job.id);
     expect(done.state, done.error ?? "").toBe("succeeded");
     const { snapshotId, rows } = done.result as { snapshotId: string; rows: number };
     const snapshot = await store.snapshots.get(snapshotId);
@@ -69,9 +65,9 @@ describe("shrink and refresh jobs", () => {
   it("fails a job with a bad payload or a missing secret, naming what is wrong", async () => {
     const bad = await store.jobs.enqueue({ kind: "shrink", payload: { ...shrinkPayload(), rulesFile: 42 }, maxAttempts: 1 });
     const noSecret = await store.jobs.enqueue({ kind: "shrink", payload: shrinkPayload(), maxAttempts: 1 });
-    const runner = new JobRunner({ store, handlers: { shrink: shrinkJobHandler({ store, blobs, env: {} }) } });
-    expect((await runToEnd(runner, bad.id)).error).toMatch(/bad shrink payload at rulesFile/);
-    expect((await store.jobs.get(noSecret.id)).error).toMatch(/DEVENV_SHRINK_SECRET/);
+    const runner = () => new JobRunner({ store, handlers: shrinkJobHandlers({ store, blobs, env: {} }) });
+    expect((await runToEnd(runner(), bad.id)).error).toMatch(/bad shrink payload at rulesFile/);
+    expect((await runToEnd(runner(), noSecret.id)).error).toMatch(/DEVENV_SHRINK_SECRET/);
   });
 
   it("refreshes every ready personal instance from a new snapshot; one that fails keeps its data and is reported", async () => {
@@ -94,7 +90,7 @@ describe("shrink and refresh jobs", () => {
       restored.set(instanceId, keyspace);
     };
     const job = await store.jobs.enqueue({ kind: "refresh", payload: { shrink: shrinkPayload(), concurrency: 2, instanceIds: instances.map((i) => i.id) } });
-    const done = await runToEnd(new JobRunner({ store, handlers: { refresh: refreshJobHandler({ store, blobs, env, rollOut }) } }), job.id);
+    const done = await runToEnd(new JobRunner({ store, handlers: { ...shrinkJobHandlers({ store, blobs, env }), refresh: refreshJobHandler({ store, blobs, env, rollOut }) } }), job.id);
     expect(done.state, done.error ?? "").toBe("succeeded");
     const result = done.result as RefreshJobResult;
     expect(result.instances.filter((i) => i.ok).length, JSON.stringify(result.instances)).toBe(2);

@@ -18,8 +18,20 @@ export const ShrinkJobPayload = z.strictObject({
   /** ISO instant; event tables keep keepDays before it. Default: when the job runs. */
   asOf: z.iso.datetime({ offset: true }).optional(),
   snapshotId: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/).optional(),
+  /** Token-range parts the scan is split into, each a task any runner may lease. Default 4 (never more than the chunks). */
+  tasks: z.number().int().min(1).max(256).optional(),
 });
 export type ShrinkJobPayload = z.infer<typeof ShrinkJobPayload>;
+
+/** One part of a shrink job: scans its share of the token ranges into the work area. */
+export const ShrinkTaskPayload = z.strictObject({
+  snapshotId: ShrinkJobPayload.shape.snapshotId.unwrap(),
+  part: z.number().int().min(0).max(255),
+  source: ShrinkJobPayload.shape.source,
+  /** The rules file on the runner's host: it names where this host finds the pseudonym secret. */
+  rulesFile: ShrinkJobPayload.shape.rulesFile,
+});
+export type ShrinkTaskPayload = z.infer<typeof ShrinkTaskPayload>;
 
 /** A new snapshot from the configured source, rolled out to developer instances. */
 export const RefreshJobPayload = z.strictObject({
