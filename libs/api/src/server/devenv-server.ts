@@ -21,6 +21,8 @@ export interface DevenvServerOptions extends ControlPlaneOptions {
   instanceHeap?: string;
   /** Jobs run at once by this replica (default 1: a shrink is heavy). */
   jobConcurrency?: number;
+  /** Shrink tasks (token-range parts) run at once by this replica, besides the jobs (default 2). */
+  taskConcurrency?: number;
   /** Local instances' agents that died are noticed within this and started again; default 2 s, 0 turns it off. */
   agentSupervisionIntervalMs?: number;
   /** Fleet maintenance (timeouts, reaper) every this often; default 60 s, 0 turns it off. */
@@ -90,6 +92,7 @@ export async function startDevenvServer(options: DevenvServerOptions): Promise<R
       const jobs = new JobRunner({
         store,
         concurrency: options.jobConcurrency ?? 1,
+        taskConcurrency: options.taskConcurrency ?? 2,
         handlers: {
           ...shrinkJobHandlers({ store, blobs, env: options.env }),
           refresh: refreshJobHandler({
