@@ -28,13 +28,14 @@ export function jobsCommand(context: CommandContext): Command {
     .addOption(new Option("--state <state>", `only jobs in this state, repeatable (${jobStates.join(", ")})`).argParser(collectChoice("--state", jobStates)))
     .addOption(new Option("--kind <kind>", `only jobs of this kind, repeatable (${jobKinds.join(", ")})`).argParser(collectChoice("--kind", jobKinds)))
     .option("--limit <n>", "at most this many (default 50)", positiveInt("--limit", 1000), 50)
+    .option("--parent <job>", "only the tasks of this job (e.g. a shrink's token-range tasks)")
     .option("--json", "print the jobs as JSON")
-    .addHelpText("after", "\nExamples:\n  $ devenv jobs ls --state failed\n  $ devenv jobs ls --json | jq -r '.[0].id'")
-    .action(async (flags: { state?: string[]; kind?: string[]; limit: number; json?: boolean }) => {
+    .addHelpText("after", "\nExamples:\n  $ devenv jobs ls --state failed\n  $ devenv jobs ls --parent 7d1e…\n  $ devenv jobs ls --json | jq -r '.[0].id'")
+    .action(async (flags: { state?: string[]; kind?: string[]; limit: number; parent?: string; json?: boolean }) => {
       const output = context.output(flags.json);
       const session = apiSession(context);
       const list = await callApi(session, () =>
-        session.client.jobs.list.query({ states: flags.state as JobView["state"][] | undefined, kinds: flags.kind as JobView["kind"][] | undefined, limit: flags.limit }),
+        session.client.jobs.list.query({ states: flags.state as JobView["state"][] | undefined, kinds: flags.kind as JobView["kind"][] | undefined, parentId: flags.parent, limit: flags.limit }),
       );
       output.result(list);
       if (list.length === 0) {

@@ -7,6 +7,7 @@ import type { CommandContext } from "../program.ts";
 import { apiSession, callApi } from "./api-client.ts";
 import { ago, formatTable } from "./api-client-views.ts";
 import { failIfUnsuccessful, followJob } from "./jobs.ts";
+import { positiveInt } from "./options.ts";
 
 const snapshotsExamples = `
 The control plane's catalogue of snapshots (\`devenv snapshot\`, singular, works on a
@@ -76,6 +77,7 @@ export function snapshotsCommand(context: CommandContext): Command {
     .option("--org <id>", "keep exactly this organisation (reproduce one customer's case)")
     .option("--as-of <instant>", "ISO instant that event tables' keepDays count back from (default: when the job runs)")
     .option("--id <snapshot-id>", "the new snapshot's id (default: made up by the job)")
+    .option("--tasks <n>", "token-range tasks the scan is split into; any job runner (any replica) takes them (default 4)", positiveInt("--tasks", 256))
     .option("--wait", "follow the job's log until the snapshot is published (exit 1 if it fails)")
     .option("--json", "print the result as JSON")
     .addHelpText(
@@ -88,7 +90,7 @@ Examples:
   $ devenv snapshots create --source-keyspace leads --rules /srv/devenv/leads-rules.yaml --wait
   $ devenv snapshots create --source-keyspace leads --rules rules.yaml --org org-000007 --json | jq -r .job.id`,
     )
-    .action(async (flags: { sourceKeyspace: string; rules: string; contactPoints: string; localDc: string; org?: string; asOf?: string; id?: string; wait?: boolean; json?: boolean }) => {
+    .action(async (flags: { sourceKeyspace: string; rules: string; contactPoints: string; localDc: string; org?: string; asOf?: string; id?: string; tasks?: number; wait?: boolean; json?: boolean }) => {
       const output = context.output(flags.json);
       const shrink = ShrinkJobPayload.safeParse({
         source: { contactPoints: flags.contactPoints.split(",").map((p) => p.trim()).filter((p) => p !== ""), localDataCenter: flags.localDc, keyspace: flags.sourceKeyspace },
@@ -96,10 +98,11 @@ Examples:
         org: flags.org,
         asOf: flags.asOf,
         snapshotId: flags.id,
+        tasks: flags.tasks,
       });
       if (!shrink.success) {
         const issue = shrink.error.issues[0];
-        const flag = { source: "--source-keyspace/--contact-points/--local-dc", rulesFile: "--rules", org: "--org", asOf: "--as-of", snapshotId: "--id" }[String(issue?.path[0])] ?? "input";
+        const flag = { source: "--source-keyspace/--contact-points/--local-dc", rulesFile: "--rules", org: "--org", asOf: "--as-of", snapshotId: "--id", tasks: "--tasks" }[String(issue?.path[0])] ?? "input";
         throw new CliError("usage", `${flag}: ${issue?.path.slice(1).join(".") || ""}${issue?.path.length && issue.path.length > 1 ? " " : ""}${issue?.message}`);
       }
       const session = apiSession(context);
