@@ -7,6 +7,8 @@ export interface JobContext {
   /** Aborted when the job is cancelled, its lease is lost, or the runner stops. */
   signal: AbortSignal;
   log(level: LogLevel, line: string): void;
+  /** Tells this runner that jobs were queued (e.g. this job's tasks), so it looks now rather than at its next poll. */
+  poke(): void;
 }
 
 /** Does the job's work; the value returned is stored as the job's result. A throw fails this attempt. */
@@ -171,6 +173,7 @@ export class JobRunner {
       log: (level, line) => {
         pending.push({ level, line });
       },
+      poke: () => this.poke(),
     };
     try {
       if (!handler) throw new Error(`no handler for jobs of kind ${job.kind}`);

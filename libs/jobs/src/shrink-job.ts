@@ -85,6 +85,7 @@ export async function runShrinkJob(deps: ShrinkJobDeps, payload: ShrinkJobPayloa
           payload: { snapshotId, part, source: payload.source, rulesFile: payload.rulesFile } satisfies ShrinkTaskPayload,
         })),
       );
+      context.poke();
     }
     const tasks = await waitForTasks(deps, job.id, snapshotId, context);
 
