@@ -1,5 +1,5 @@
 import type { Clock, Instance, Store } from "@devenv/store";
-import { instanceStates } from "@devenv/store";
+import { everyPage, instanceStates } from "@devenv/store";
 import { provisionedAction } from "./audited-provisioner.ts";
 import type { ManagedHost, ManagedHostDirectory } from "./ec2-provisioner.ts";
 
@@ -47,9 +47,8 @@ export async function instanceHours(options: CostOptions): Promise<CostRow[]> {
   }
   const rows = new Map<string, CostRow>();
   for (const user of await options.store.users.list()) {
-    // per owner: one listing is capped at 1000 instances
-    const instances = await options.store.instances.list({ ownerId: user.id, states: [...instanceStates], limit: 1000 });
-    for (const instance of instances) {
+    const instances = everyPage((page) => options.store.instances.list({ ownerId: user.id, states: [...instanceStates], ...page }));
+    for await (const instance of instances) {
       // never got a host: nothing ran
       if (!instance.providerId) continue;
       const host = hostsByInstance.get(instance.id);

@@ -1,5 +1,5 @@
 import type { Clock, Instance, InstanceState, Store } from "@devenv/store";
-import { StoreError } from "@devenv/store";
+import { everyPage, StoreError } from "@devenv/store";
 import { provisionerFor, type Provisioners } from "./provisioner.ts";
 
 /**
@@ -56,10 +56,10 @@ export async function expireStuckInstances(options: LifecycleTimeoutOptions): Pr
   const limits = { ...defaultStateLimits, ...options.limits };
   const actor = options.actor ?? "system:lifecycle";
   const now = options.clock.now().getTime();
-  const candidates = await options.store.instances.list({ states: Object.keys(limits) as InstanceState[], limit: 1000 });
+  const candidates = everyPage((page) => options.store.instances.list({ states: Object.keys(limits) as InstanceState[], ...page }));
   const outcomes: TimeoutOutcome[] = [];
 
-  for (const instance of candidates) {
+  for await (const instance of candidates) {
     const limit = limits[instance.state as keyof StateLimits];
     if (limit === undefined || now - Date.parse(instance.updatedAt) <= limit) continue;
     const outcome = instance.state === "failed" ? await retire(options, instance, actor) : await timeOut(options, instance, limit, actor);

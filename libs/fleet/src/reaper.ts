@@ -1,5 +1,5 @@
 import type { AuditEvent, Clock, Instance, InstanceState, Store } from "@devenv/store";
-import { StoreError } from "@devenv/store";
+import { everyPage, StoreError } from "@devenv/store";
 import { formatDuration } from "./lifecycle-timeouts.ts";
 import { provisionerFor, type Provisioners } from "./provisioner.ts";
 
@@ -51,9 +51,9 @@ export async function reapInstances(options: ReaperOptions): Promise<ReapOutcome
   const now = options.clock.now().getTime();
   const warnBeforeMs = options.warnBeforeMs ?? 30 * minute;
   const outcomes: ReapOutcome[] = [];
-  const instances = await options.store.instances.list({ kind: "personal", states: ttlStates, limit: 1000 });
+  const instances = everyPage((page) => options.store.instances.list({ kind: "personal", states: ttlStates, ...page }));
 
-  for (const instance of instances) {
+  for await (const instance of instances) {
     if (instance.kind !== "personal") continue;
     const due = earliestDeadline(instance, options.idleLimitMs ?? 2 * 60 * minute);
     if (!due || now < due.deadline.getTime() - warnBeforeMs) continue;

@@ -1,5 +1,5 @@
 import type { Clock, Instance, InstanceState, Store } from "@devenv/store";
-import { StoreError, instanceStates } from "@devenv/store";
+import { everyPage, StoreError, instanceStates } from "@devenv/store";
 import type { ManagedHost, ManagedHostDirectory } from "./ec2-provisioner.ts";
 import { aliveEc2States } from "./ec2-tags.ts";
 
@@ -57,8 +57,8 @@ export async function reconcileEc2(options: ReconcileOptions): Promise<Reconcile
   }
 
   const hostsById = new Map(hosts.map((host) => [host.ec2InstanceId, host]));
-  const live = await options.store.instances.list({ states: instanceStates.filter((state) => state !== "terminated"), limit: 1000 });
-  for (const instance of live) {
+  const live = everyPage((page) => options.store.instances.list({ states: instanceStates.filter((state) => state !== "terminated"), ...page }));
+  for await (const instance of live) {
     // a failed instance may well have lost its host: the lifecycle timeout retires it
     if (instance.provisioner !== "ec2" || !instance.providerId || instance.state === "failed") continue;
     if (now - Date.parse(instance.updatedAt) < graceMs) continue;

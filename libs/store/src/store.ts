@@ -60,6 +60,12 @@ export interface Page {
   limit?: number;
 }
 
+/** A page that continues after an item: keyset paging, stable while rows are added (see everyPage). */
+export interface AfterPage extends Page {
+  /** The id of the last item of the previous page. */
+  after?: string;
+}
+
 // ---- users and people's tokens -------------------------------------------------------
 
 export interface CreateUserInput {
@@ -178,7 +184,9 @@ export interface InstancesRepo {
   find(id: string): Promise<Instance | undefined>;
   findByProviderId(providerId: string): Promise<Instance | undefined>;
   /** Oldest first. Terminated instances only when asked for by state. */
-  list(filter?: { ownerId?: string; kind?: InstanceKind; states?: InstanceState[] } & Page): Promise<Instance[]>;
+  list(filter?: { ownerId?: string; kind?: InstanceKind; states?: InstanceState[] } & AfterPage): Promise<Instance[]>;
+  /** How many instances are in each state (every state present, 0 when none). */
+  countByState(filter?: { kind?: InstanceKind }): Promise<Record<InstanceState, number>>;
   /** `invalid-transition` for a move instance-lifecycle.ts does not allow; `conflict` when raced. */
   transition(id: string, input: TransitionInput): Promise<Instance>;
   update(id: string, patch: InstancePatch): Promise<Instance>;
@@ -221,7 +229,9 @@ export interface AgentsRepo {
   authenticate(credential: string): Promise<Agent | null>;
   get(id: string): Promise<Agent>;
   find(id: string): Promise<Agent | undefined>;
-  list(filter?: { instanceId?: string; includeRevoked?: boolean } & Page): Promise<Agent[]>;
+  list(filter?: { instanceId?: string; includeRevoked?: boolean } & AfterPage): Promise<Agent[]>;
+  /** How many agents (credential not revoked) last reported each state. */
+  countByState(): Promise<Record<string, number>>;
   /** Sets lastHeartbeatAt to now, and state/health when given. */
   recordHeartbeat(id: string, report?: { state?: string; health?: JsonObject }): Promise<Agent>;
   setState(id: string, state: string): Promise<Agent>;
@@ -332,6 +342,8 @@ export interface JobsRepo {
   list(filter?: { states?: JobState[]; kinds?: JobKind[]; parentId?: string } & Page): Promise<Job[]>;
   /** How many children of a job are in each state (a parent waits for its tasks). */
   childCounts(parentId: string): Promise<Record<JobState, number>>;
+  /** How many jobs of each kind are in each of these states. */
+  countByKindAndState(states: JobState[]): Promise<{ kind: JobKind; state: JobState; count: number }[]>;
 }
 
 export interface JobLogsRepo {

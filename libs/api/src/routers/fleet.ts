@@ -1,5 +1,5 @@
 import type { FleetOverviewOutput } from "@devenv/protocol";
-import type { Store } from "@devenv/store";
+import { allPages, type Store } from "@devenv/store";
 import { procedure, router } from "../trpc.ts";
 import { agentView, assignmentView, type LivenessOf } from "../views.ts";
 
@@ -7,8 +7,8 @@ const unfinished = new Set(["pending", "sent", "running"]);
 
 /** Every live instance with its agent and restore in flight; figures by state, liveness and version. */
 export async function fleetOverview(store: Store, liveness: LivenessOf, now: Date): Promise<FleetOverviewOutput> {
-  const instances = await store.instances.list({ limit: 1000 });
-  const agents = await store.agents.list({ limit: 1000 });
+  const instances = await allPages((page) => store.instances.list(page));
+  const agents = await allPages((page) => store.agents.list(page));
   const agentByInstance = new Map(agents.map((a) => [a.instanceId, agentView(a, liveness)]));
   const count = (into: Record<string, number>, key: string) => {
     into[key] = (into[key] ?? 0) + 1;

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Store } from "@devenv/store";
-import { instanceStates, jobKinds } from "@devenv/store";
+import { everyPage, instanceStates, jobKinds } from "@devenv/store";
 
 /**
  * The control plane's Prometheus metrics, read from the store at scrape time: every
@@ -18,8 +18,8 @@ export function createMetrics(store: Store, startedAt: Date): Registry {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const state of instanceStates) if (state !== "terminated") this.set({ state }, 0);
-      for (const instance of await store.instances.list({ limit: 1000 })) this.inc({ state: instance.state });
+      const counts = await store.instances.countByState();
+      for (const state of instanceStates) if (state !== "terminated") this.set({ state }, counts[state]);
     },
   });
 
@@ -30,7 +30,7 @@ export function createMetrics(store: Store, startedAt: Date): Registry {
     registers: [registry],
     async collect() {
       this.reset();
-      for (const agent of await store.agents.list({ limit: 1000 })) this.inc({ state: agent.state });
+      for (const [state, count] of Object.entries(await store.agents.countByState())) this.set({ state }, count);
     },
   });
 
@@ -42,7 +42,7 @@ export function createMetrics(store: Store, startedAt: Date): Registry {
     async collect() {
       this.reset();
       for (const kind of jobKinds) for (const state of ["queued", "running"] as const) this.set({ kind, state }, 0);
-      for (const job of await store.jobs.list({ states: ["queued", "running"], limit: 1000 })) this.inc({ kind: job.kind, state: job.state });
+      for (const { kind, state, count } of await store.jobs.countByKindAndState(["queued", "running"])) this.set({ kind, state }, count);
     },
   });
 
@@ -71,7 +71,7 @@ export function createMetrics(store: Store, startedAt: Date): Registry {
   const restoresInFlight = async () => {
     let rate = 0;
     let count = 0;
-    for (const instance of await store.instances.list({ states: ["registering", "restoring", "ready", "refreshing"], limit: 1000 })) {
+    for await (const instance of everyPage((page) => store.instances.list({ states: ["registering", "restoring", "ready", "refreshing"], ...page }))) {
       const latest = await store.assignments.latestForInstance(instance.id);
       if (!latest || !["sent", "running"].includes(latest.state)) continue;
       count += 1;

@@ -7,6 +7,7 @@ import type { AgentsRepo, RegisterAgentInput, RegisteredAgent } from "../store.t
 import { inTransaction, notFound, nowIso, pageLimit, requireText, type RepoContext } from "../support/context.ts";
 import { fromJson, fromJsonObjectOrNull, toJson } from "../support/json.ts";
 import { hashSecret, newSecret } from "../support/secrets.ts";
+import { afterCursor, pageCursor } from "../support/paging.ts";
 import { toInstance } from "./instances.ts";
 import { consumeJoinToken } from "./join-tokens.ts";
 
@@ -91,16 +92,28 @@ export function agentsRepo(ctx: RepoContext): AgentsRepo {
       return agent;
     },
     async list(filter = {}) {
+      const limit = pageLimit(filter);
+      const cursor = filter.after === undefined ? undefined : await pageCursor(db, "agents", filter.after);
       const rows = await db
         .selectFrom("agents")
         .selectAll()
         .$if(filter.instanceId !== undefined, (q) => q.where("instance_id", "=", filter.instanceId ?? ""))
         .$if(!filter.includeRevoked, (q) => q.where("revoked", "=", 0))
+        .$if(cursor !== undefined, (q) => q.where(afterCursor(cursor!)))
         .orderBy("created_at")
         .orderBy("id")
-        .limit(pageLimit(filter))
+        .limit(limit)
         .execute();
       return rows.map(toAgent);
+    },
+    async countByState() {
+      const rows = await db
+        .selectFrom("agents")
+        .select((eb) => ["state", eb.fn.countAll<number>().as("count")])
+        .where("revoked", "=", 0)
+        .groupBy("state")
+        .execute();
+      return Object.fromEntries(rows.map((row) => [row.state, Number(row.count)]));
     },
     recordHeartbeat(id, report) {
       const values: Updateable<AgentsTable> = { last_heartbeat_at: nowIso(ctx) };

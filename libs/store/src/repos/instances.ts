@@ -14,6 +14,7 @@ import {
 } from "../model.ts";
 import type { CreateInstanceInput, InstancePatch, InstancesRepo, TransitionInput } from "../store.ts";
 import { notFound, nowIso, pageLimit, requireOneOf, type RepoContext } from "../support/context.ts";
+import { afterCursor, pageCursor } from "../support/paging.ts";
 import { toIso, toIsoOrNull } from "../support/time.ts";
 
 export function toInstance(row: Selectable<InstancesTable>): Instance {
@@ -106,6 +107,8 @@ export function instancesRepo(ctx: RepoContext): InstancesRepo {
       const { states } = filter;
       if (states?.length === 0) return [];
       for (const state of states ?? []) requireOneOf(state, instanceStates, "states");
+      const limit = pageLimit(filter);
+      const cursor = filter.after === undefined ? undefined : await pageCursor(db, "instances", filter.after);
       const rows = await db
         .selectFrom("instances")
         .selectAll()
@@ -113,11 +116,23 @@ export function instancesRepo(ctx: RepoContext): InstancesRepo {
         .$if(filter.kind !== undefined, (q) => q.where("kind", "=", filter.kind ?? ""))
         .$if(states === undefined, (q) => q.where("state", "!=", "terminated"))
         .$if(states !== undefined, (q) => q.where("state", "in", states ?? []))
+        .$if(cursor !== undefined, (q) => q.where(afterCursor(cursor!)))
         .orderBy("created_at")
         .orderBy("id")
-        .limit(pageLimit(filter))
+        .limit(limit)
         .execute();
       return rows.map(toInstance);
+    },
+    async countByState(filter = {}) {
+      const rows = await db
+        .selectFrom("instances")
+        .select((eb) => ["state", eb.fn.countAll<number>().as("count")])
+        .$if(filter.kind !== undefined, (q) => q.where("kind", "=", filter.kind ?? ""))
+        .groupBy("state")
+        .execute();
+      const counts = Object.fromEntries(instanceStates.map((state) => [state, 0])) as Record<InstanceState, number>;
+      for (const row of rows) counts[row.state as InstanceState] = Number(row.count);
+      return counts;
     },
     async transition(id, input: TransitionInput) {
       const to = requireOneOf(input.to, instanceStates, "to");

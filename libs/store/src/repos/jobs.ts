@@ -258,5 +258,16 @@ export function jobsRepo(ctx: RepoContext): JobsRepo {
       for (const row of rows) counts[row.state as JobState] = Number(row.count);
       return counts;
     },
+    async countByKindAndState(states) {
+      if (states.length === 0) return [];
+      for (const state of states) requireOneOf(state, jobStates, "states");
+      const rows = await db
+        .selectFrom("jobs")
+        .select((eb) => ["kind", "state", eb.fn.countAll<number>().as("count")])
+        .where("state", "in", states)
+        .groupBy(["kind", "state"])
+        .execute();
+      return rows.map((row) => ({ kind: row.kind as JobKind, state: row.state as JobState, count: Number(row.count) }));
+    },
   };
 }
