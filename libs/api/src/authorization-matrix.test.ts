@@ -37,6 +37,7 @@ const matrix: Record<ApiProcedurePath, readonly [Outcome, Outcome, Outcome, Outc
   "instances.extendTtl": /*   */ [U, U, "ok", N, F, "ok"],
   "instances.assign": /*      */ [U, U, "ok", N, "ok", "ok"],
   "fleet.overview": /*        */ [U, U, F, F, "ok", "ok"],
+  "fleet.cost": /*            */ [U, U, F, F, "ok", "ok"],
   "jobs.list": /*             */ [U, U, F, F, "ok", "ok"],
   "jobs.show": /*             */ [U, U, F, F, "ok", "ok"],
   "jobs.cancel": /*           */ [U, U, F, F, "ok", "ok"],
@@ -58,6 +59,8 @@ async function inputFor(path: ApiProcedurePath, fixture: ServerFixture, cast: Ca
     case "instances.list":
     case "jobs.list":
       return {};
+    case "fleet.cost":
+      return { from: "2026-01-01T00:00:00Z" };
     case "auth.tokens.create":
       return { name: "laptop", expiresInDays: 30 };
     case "auth.tokens.revoke":

@@ -37,6 +37,7 @@ export const procedureRoles: Record<ApiProcedurePath, readonly UserRole[]> = {
   "instances.assign": ["developer", "ops", "admin"],
 
   "fleet.overview": ["ops", "admin"],
+  "fleet.cost": ["ops", "admin"],
 
   "jobs.list": ["ops", "admin"],
   "jobs.show": ["ops", "admin"],

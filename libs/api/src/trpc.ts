@@ -2,6 +2,7 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { ApiErrorData, ApiProcedurePath } from "@devenv/protocol";
 import { apiProcedures } from "@devenv/protocol";
 import type { Clock, Store, User } from "@devenv/store";
+import type { ManagedHostDirectory } from "@devenv/fleet";
 import { ZodError } from "zod";
 import { ApiError, apiCodeOfTrpcError, toApiError, toTrpcError } from "./api-error.ts";
 import type { InstanceService } from "./instances/instance-service.ts";
@@ -15,6 +16,8 @@ export interface ApiDeps {
   instances: InstanceService;
   /** The hub's view of agents' heartbeats; absent while no hub is attached. */
   liveness?: LivenessOf;
+  /** EC2's view of the fleet's hosts (launch times, markets) when the provisioner rents them. */
+  hosts?: ManagedHostDirectory;
   /** Told about every `internal` error (with its cause), for the log. */
   onInternalError?: (path: string | undefined, error: unknown) => void;
 }

@@ -298,6 +298,16 @@ describe("devenv up, status, ls, use, fleet, refresh and down", () => {
     const refused = await run(ada, ["fleet"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+
+    // the personal instance has run a little: instance-hours per owner, as JSON and as a table
+    const cost = await run(olga, ["fleet", "--cost", "--since", "1d", "--json"]);
+    expect(cost.code, cost.stderr).toBe(0);
+    const figures = JSON.parse(cost.stdout) as { rows: { ownerName: string | null; instances: number; hours: number }[]; totalHours: number };
+    expect(figures.rows.find((r) => r.ownerName?.startsWith("ada"))).toMatchObject({ instances: 1 });
+    const table = await run(olga, ["fleet", "--cost"]);
+    expect(table.stdout).toMatch(/instance-hours from .* in total\n\nOWNER\s+MARKET\s+INSTANCES\s+HOURS\n[\s\S]*ada\S*\s+\S+\s+1\s+\d+\.\d\d/);
+    const badSince = await run(olga, ["fleet", "--cost", "--since", "last week"]);
+    expect(badSince).toMatchObject({ code: 2, stderr: expect.stringMatching(/--since: expected Nd/) });
   });
 
   it("refresh restores the newest snapshot on my instance, showing progress until it is ready again", async () => {

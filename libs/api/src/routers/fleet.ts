@@ -1,4 +1,6 @@
-import type { FleetOverviewOutput } from "@devenv/protocol";
+import type { FleetCostOutput, FleetOverviewOutput } from "@devenv/protocol";
+import { instanceHours } from "@devenv/fleet";
+import { ApiError } from "../api-error.ts";
 import { allPages, type Store } from "@devenv/store";
 import { procedure, router } from "../trpc.ts";
 import { agentView, assignmentView, type LivenessOf } from "../views.ts";
@@ -36,4 +38,14 @@ export async function fleetOverview(store: Store, liveness: LivenessOf, now: Dat
 
 export const fleetRouter = router({
   overview: procedure("fleet.overview").query(({ ctx }) => fleetOverview(ctx.deps.store, ctx.deps.liveness ?? (() => undefined), ctx.deps.clock.now())),
+  cost: procedure("fleet.cost").query(async ({ ctx, input }): Promise<FleetCostOutput> => {
+    const from = new Date(input.from);
+    const to = input.to === undefined ? ctx.deps.clock.now() : new Date(input.to);
+    if (!(from < to) || to > ctx.deps.clock.now()) {
+      throw new ApiError("bad-request", `the period must start before it ends and not end in the future (from ${from.toISOString()}, to ${to.toISOString()})`);
+    }
+    const rows = await instanceHours({ store: ctx.deps.store, clock: ctx.deps.clock, from, to, hosts: ctx.deps.hosts });
+    const totalHours = Math.round(rows.reduce((n, r) => n + r.hours, 0) * 100) / 100;
+    return { from: from.toISOString(), to: to.toISOString(), rows, totalHours };
+  }),
 });

@@ -150,6 +150,27 @@ describe("control-plane server", () => {
     expect(row.agent).toMatchObject({ id: agent.id, hostname: "dev-host", liveness: "unknown", state: "downloading" });
     expect(row.restore).toMatchObject({ state: "running", progress: { bytes: 50, totalBytes: 100 } });
   });
+
+  it("fleet.cost gives instance-hours by owner over a period, and refuses a period that ends before it starts", async () => {
+    fixture = await startTestServer();
+    const cast = await createCast(fixture);
+    const snapshot = await readySnapshotIn(fixture.store);
+    const started = fixture.clock.now();
+    const { instance } = await fixture.client(cast.developer.token).instances.up.mutate({ kind: "personal", snapshotId: snapshot.id });
+    await fixture.plane.instances.settled();
+    expect((await fixture.store.instances.get(instance.id)).providerId).not.toBeNull();
+    fixture.clock.advance(2 * 3_600_000);
+    const ops = fixture.client(cast.ops.token);
+    const cost = await ops.fleet.cost.query({ from: new Date(started.getTime() - 3_600_000).toISOString() });
+    const row = cost.rows.find((r) => r.ownerId === cast.developer.user.id);
+    expect(row).toMatchObject({ instances: 1, hours: 2 });
+    expect(cost.to).toBe(fixture.clock.now().toISOString());
+    // the half of the period before the instance existed costs nothing
+    const later = await ops.fleet.cost.query({ from: new Date(started.getTime() + 3_600_000).toISOString() });
+    expect(later.rows.find((r) => r.ownerId === cast.developer.user.id)?.hours).toBe(1);
+    const backwards = await outcomeOf(ops.fleet.cost.query({ from: fixture.clock.now().toISOString(), to: started.toISOString() }));
+    expect(backwards).toMatchObject({ outcome: "bad-request", message: /must start before it ends/ });
+  });
 });
 
 describe("errors the caller did not cause", () => {

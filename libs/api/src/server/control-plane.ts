@@ -11,6 +11,7 @@ import { LocalSnapshotAccess, type SnapshotAccess } from "../blobs/snapshot-acce
 import { loadSigningKey, UrlSigner } from "../blobs/url-signer.ts";
 import { InstanceService } from "../instances/instance-service.ts";
 import type { AgentCommandSender, Provisioner } from "../instances/provisioner.ts";
+import type { ManagedHostDirectory } from "@devenv/fleet";
 import { createApiRouter } from "../create-api-router.ts";
 import type { ApiDeps } from "../trpc.ts";
 import type { LivenessOf } from "../views.ts";
@@ -127,6 +128,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       clock,
       instances,
       liveness: (agentId) => attachment?.liveness?.(agentId),
+      hosts: options.provisioner && "listHosts" in options.provisioner ? (options.provisioner as Provisioner & ManagedHostDirectory) : undefined,
       onInternalError: (path, error) => logger.error({ err: error, path }, "internal error in an API call"),
     };
     const { handler: trpc } = createApiRouter(deps, { maxBodyBytes: options.maxBodyBytes });

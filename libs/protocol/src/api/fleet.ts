@@ -20,3 +20,25 @@ export const FleetOverviewOutput = z.object({
   restoreBytesPerSecond: z.number().min(0),
 });
 export type FleetOverviewOutput = z.infer<typeof FleetOverviewOutput>;
+
+/** Instance-hours over a period: from inclusive, to (default now) exclusive. */
+export const FleetCostInput = z.strictObject({
+  from: z.iso.datetime({ offset: true }),
+  to: z.iso.datetime({ offset: true }).optional(),
+});
+export const FleetCostOutput = z.object({
+  from: z.string(),
+  to: z.string(),
+  rows: z.array(
+    z.object({
+      ownerId: z.string(),
+      ownerName: z.string().nullable(),
+      /** spot or on-demand EC2, self-hosted (local, static), or unknown. */
+      market: z.enum(["spot", "on-demand", "self-hosted", "unknown"]),
+      instances: z.number().int().min(0),
+      hours: z.number().min(0),
+    }),
+  ),
+  totalHours: z.number().min(0),
+});
+export type FleetCostOutput = z.infer<typeof FleetCostOutput>;

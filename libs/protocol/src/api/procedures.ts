@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import * as auth from "./auth.ts";
 import { NoInput } from "./common.ts";
-import { FleetOverviewOutput } from "./fleet.ts";
+import { FleetCostInput, FleetCostOutput, FleetOverviewOutput } from "./fleet.ts";
 import * as instances from "./instances.ts";
 import * as jobs from "./jobs.ts";
 import * as schedules from "./schedules.ts";
@@ -42,6 +42,7 @@ export const apiProcedures = {
   "instances.assign": { type: "mutation", input: instances.InstancesAssignInput, output: instances.InstancesAssignOutput },
 
   "fleet.overview": { type: "query", input: NoInput, output: FleetOverviewOutput },
+  "fleet.cost": { type: "query", input: FleetCostInput, output: FleetCostOutput },
 
   "jobs.list": { type: "query", input: jobs.JobsListInput, output: jobs.JobsListOutput },
   "jobs.show": { type: "query", input: jobs.JobsShowInput, output: jobs.JobsShowOutput },
