@@ -1,4 +1,4 @@
-import { StoreError, type Instance, type InstanceState, type Store } from "@devenv/store";
+import { everyPage, StoreError, type Instance, type InstanceState, type Store } from "@devenv/store";
 import type { LocalProvisioner } from "./local-provisioner.ts";
 
 /** How often an agent that keeps dying is started again before the supervisor gives up. */
@@ -89,16 +89,17 @@ export class LocalAgentSupervisor {
       events.push(event);
       this.#onEvent(event);
     };
-    const live = await this.#options.store.instances.list({ states: supervisedStates, limit: 1000 });
-    const local = live.filter((i) => i.provisioner === "local");
-    for (const id of this.#noticed.keys()) if (!local.some((i) => i.id === id)) this.#noticed.delete(id);
-    for (const instance of local) {
+    const seen = new Set<string>();
+    for await (const instance of everyPage((page) => this.#options.store.instances.list({ states: supervisedStates, ...page }))) {
+      if (instance.provisioner !== "local") continue;
+      seen.add(instance.id);
       try {
         await this.#check(instance, emit);
       } catch (error) {
         emit({ kind: "error", instanceId: instance.id, error: messageOf(error) });
       }
     }
+    for (const id of this.#noticed.keys()) if (!seen.has(id)) this.#noticed.delete(id);
     return events;
   }
 
