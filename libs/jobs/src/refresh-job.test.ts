@@ -101,4 +101,34 @@ describe("shrink and refresh jobs", () => {
       expect(Number(count.first().get(0))).toBeGreaterThan(0);
     }
   });
+
+  it("a refresh retried during its roll-out reuses the snapshot its first attempt made", async () => {
+    const owner = await store.users.create({ name: uniqueName("dev"), role: "developer" });
+    const instance = await store.instances.create({ ownerId: owner.id, kind: "personal", provisioner: "local" });
+    for (const to of ["provisioning", "registering", "ready"] as const) await store.instances.transition(instance.id, { to });
+    const rolledOut: string[] = [];
+    let firstRollOutStarted: () => void = () => {};
+    const started = new Promise<void>((resolve) => (firstRollOutStarted = resolve));
+    // the first attempt's roll-out hangs until its runner stops; the second one's succeeds
+    const hanging = async (_id: string, snapshotId: string, signal: AbortSignal) => {
+      rolledOut.push(snapshotId);
+      firstRollOutStarted();
+      await new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("stopped")), { once: true }));
+    };
+    const job = await store.jobs.enqueue({ kind: "refresh", payload: { shrink: shrinkPayload(), instanceIds: [instance.id] } });
+    const first = new JobRunner({ store, owner: "first", pollMs: 50, leaseMs: 600, handlers: { ...shrinkJobHandlers({ store, blobs, env }), refresh: refreshJobHandler({ store, blobs, env, rollOut: hanging }) } });
+    first.start();
+    await started;
+    await first.stop();
+    const succeeding = async (_id: string, snapshotId: string) => {
+      rolledOut.push(snapshotId);
+    };
+    const done = await runToEnd(new JobRunner({ store, owner: "second", pollMs: 50, leaseMs: 600, handlers: { ...shrinkJobHandlers({ store, blobs, env }), refresh: refreshJobHandler({ store, blobs, env, rollOut: succeeding }) } }), job.id);
+    expect(done.state, done.error ?? "").toBe("succeeded");
+    expect(done.attempts).toBe(2);
+    expect(rolledOut).toHaveLength(2);
+    expect(rolledOut[1]).toBe(rolledOut[0]);
+    expect((done.result as RefreshJobResult).snapshotId).toBe(rolledOut[0]);
+    expect((await store.jobLogs.tail(job.id, 200)).map((l) => l.line).join("\n")).toMatch(/made by an earlier attempt of this job; using it/);
+  });
 });

@@ -1,5 +1,5 @@
 import { RefreshJobPayload, type RefreshJobResult } from "@devenv/protocol";
-import type { Job, JsonValue } from "@devenv/store";
+import { everyPage, type Job, type JsonValue, type Store } from "@devenv/store";
 import type { JobContext, JobHandler } from "./job-runner.ts";
 import { parsePayload, runShrinkJob, type ShrinkJobDeps } from "./shrink-job.ts";
 
@@ -7,6 +7,7 @@ export interface RefreshJobDeps extends ShrinkJobDeps {
   /**
    * Puts the snapshot on the instance and resolves once the instance reports it
    * restored; throws when the restore fails (the instance keeps its previous data).
+   * An instance already restoring this snapshot is waited for, not assigned again.
    */
   rollOut(instanceId: string, snapshotId: string, signal: AbortSignal): Promise<void>;
 }
@@ -19,9 +20,7 @@ export interface RefreshJobDeps extends ShrinkJobDeps {
  */
 export async function runRefreshJob(deps: RefreshJobDeps, payload: RefreshJobPayload, context: JobContext, job: Pick<Job, "id" | "attempts">): Promise<RefreshJobResult> {
   const shrunk = await runShrinkJob(deps, payload.shrink, context, job);
-  const targets = payload.instanceIds
-    ? payload.instanceIds
-    : (await deps.store.instances.list({ kind: "personal", states: ["ready"] })).map((i) => i.id);
+  const targets = payload.instanceIds ?? (await everyReadyPersonalInstance(deps.store, shrunk.snapshotId));
   context.log("info", `rolling ${shrunk.snapshotId} out to ${targets.length} instance(s), ${payload.concurrency} at a time`);
   const outcomes: RefreshJobResult["instances"] = [];
   let next = 0;
@@ -44,6 +43,18 @@ export async function runRefreshJob(deps: RefreshJobDeps, payload: RefreshJobPay
   const failed = outcomes.filter((o) => !o.ok).length;
   context.log(failed > 0 ? "warn" : "info", `refresh done: ${outcomes.length - failed} restored, ${failed} failed`);
   return { snapshotId: shrunk.snapshotId, instances: outcomes.sort((a, b) => a.instanceId.localeCompare(b.instanceId)) };
+}
+
+/**
+ * Ready personal instances, plus those already refreshing to this very snapshot: a
+ * retried refresh (its runner died mid roll-out) waits for them instead of skipping them.
+ */
+async function everyReadyPersonalInstance(store: Store, snapshotId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const instance of everyPage((page) => store.instances.list({ kind: "personal", states: ["ready", "refreshing"], ...page }))) {
+    if (instance.state === "ready" || (await store.assignments.latestForInstance(instance.id))?.snapshotId === snapshotId) ids.push(instance.id);
+  }
+  return ids;
 }
 
 export function refreshJobHandler(deps: RefreshJobDeps): JobHandler {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { ShrinkJobPayload, ShrinkTaskPayload } from "@devenv/protocol";
 import { discardShrinkWork, finishShrinkParts, loadRules, planShrinkParts, resolveSecret, runShrinkPart, type ShrinkProgress } from "@devenv/shrink";
 import { connectCassandra, type BlobStore } from "@devenv/snapshot";
-import type { Job, JsonValue, Store } from "@devenv/store";
+import type { Job, JsonValue, Snapshot, Store } from "@devenv/store";
 import type { JobContext, JobHandler } from "./job-runner.ts";
 
 export interface ShrinkJobDeps {
@@ -24,7 +24,8 @@ export interface ShrinkJobResult {
   rows: number;
   bytes: number;
   tables: number;
-  keptOrgs: number;
+  /** Null when an earlier attempt of the job made the snapshot and this one reused it. */
+  keptOrgs: number | null;
   tasks: number;
   seconds: number;
 }
@@ -47,7 +48,14 @@ export async function runShrinkJob(deps: ShrinkJobDeps, payload: ShrinkJobPayloa
   const rulesDigest = createHash("sha256").update(await readFile(payload.rulesFile)).digest("hex");
   const description = `shrink of ${payload.source.keyspace}${payload.org ? `, organisation ${payload.org}` : ""}`;
 
-  const resumed = await unfinishedShrinkOf(deps.store, job.id);
+  const earlier = await earlierShrinkOf(deps.store, job.id);
+  if (earlier?.snapshot.status === "ready") {
+    // e.g. a refresh retried during its roll-out: the snapshot it made is not made again
+    const { snapshot, tasks } = earlier;
+    context.log("info", `snapshot ${snapshot.id} was made by an earlier attempt of this job; using it`);
+    return { snapshotId: snapshot.id, rows: snapshot.rows, bytes: snapshot.sizeBytes, tables: snapshot.tablesCount, keptOrgs: null, tasks, seconds: (Date.now() - started) / 1000 };
+  }
+  const resumed = earlier?.snapshot.id;
   // each fresh attempt its own id: a failed attempt's snapshot stays failed in the catalogue
   const snapshotId = resumed ?? payload.snapshotId ?? `${payload.source.keyspace}-dev-${job.id.slice(0, 8)}-${job.attempts}`;
   try {
@@ -116,12 +124,15 @@ export async function runShrinkJob(deps: ShrinkJobDeps, payload: ShrinkJobPayloa
   }
 }
 
-/** The snapshot a previous attempt of this job was building with tasks, if any. */
-async function unfinishedShrinkOf(store: Store, jobId: string): Promise<string | undefined> {
+/** The snapshot an earlier attempt of this job made, or was making, with tasks: ready or building. */
+async function earlierShrinkOf(store: Store, jobId: string): Promise<{ snapshot: Snapshot; tasks: number } | undefined> {
   const tasks = await store.jobs.list({ parentId: jobId, kinds: ["shrink-task"], limit: 1000 });
-  for (const task of tasks) {
-    const parsed = ShrinkTaskPayload.safeParse(task.payload);
-    if (parsed.success && (await store.snapshots.find(parsed.data.snapshotId))?.status === "building") return parsed.data.snapshotId;
+  const ids = new Set(tasks.flatMap((t) => ShrinkTaskPayload.safeParse(t.payload).data?.snapshotId ?? []));
+  for (const id of ids) {
+    const snapshot = await store.snapshots.find(id);
+    if (snapshot?.status === "ready" || snapshot?.status === "building") {
+      return { snapshot, tasks: tasks.filter((t) => ShrinkTaskPayload.safeParse(t.payload).data?.snapshotId === id).length };
+    }
   }
   return undefined;
 }

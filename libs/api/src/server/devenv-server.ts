@@ -208,7 +208,10 @@ async function resolveInstance(store: Store, user: User, target: string): Promis
 /** Assigns the snapshot and waits until the instance's agent reports the restore done. */
 async function rollOut(store: Store, instances: InstanceService, actor: User, instanceId: string, snapshotId: string, signal: AbortSignal, timeoutMs: number): Promise<void> {
   const instance = await store.instances.get(instanceId);
-  const { assignment } = await instances.assign(actor, instance, snapshotId);
+  // a retried refresh finds the restore its first attempt started: it waits for that one
+  const latest = await store.assignments.latestForInstance(instanceId);
+  const inFlight = latest?.snapshotId === snapshotId && ["pending", "sent", "running", "succeeded"].includes(latest.state) ? latest : undefined;
+  const assignment = inFlight ?? (await instances.assign(actor, instance, snapshotId)).assignment;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     signal.throwIfAborted();
