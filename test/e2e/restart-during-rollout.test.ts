@@ -104,6 +104,9 @@ describe("a control-plane restart during a rollout", () => {
     expect(retried.attempts).toBe(2);
     expect(log.map((l) => l.line)).toContain(`attempt 2 of ${retried.maxAttempts} on ${plane.server.jobs.owner}`);
     expect(result.instances).toEqual([{ instanceId: instance.id, ok: true }]);
+    // the retry neither shrinks again nor restores again: the first attempt's snapshot and restore stand
+    expect(result.snapshotId).toBe(refreshed);
+    expect(log.map((l) => l.line)).toContain(`snapshot ${refreshed} was made by an earlier attempt of this job; using it`);
     const done = await show();
     expect(done.instance).toMatchObject({ state: "ready", currentSnapshotId: result.snapshotId });
     expect(done.latestAssignment).toMatchObject({ snapshotId: result.snapshotId, state: "succeeded" });
