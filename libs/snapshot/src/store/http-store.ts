@@ -7,9 +7,12 @@ import { assertValidKey, assertValidPrefix, BlobNotFoundError } from "./blob-sto
 import type { BlobStore } from "./blob-store.ts";
 
 export interface HttpSnapshotStoreOptions {
-  /** Attempts per request on a 5xx answer or a network error (default 4). */
+  /**
+   * Attempts per request on a 5xx answer or a network error (default 10: with the
+   * default backoff up to about a minute, enough to ride out a control-plane restart).
+   */
   attempts?: number;
-  /** First retry delay; doubles each attempt, with full jitter (default 200 ms). */
+  /** First retry delay; doubles each attempt up to retryCapMs, with full jitter (default 500 ms, cap 10 s). */
   retryBaseMs?: number;
   retryCapMs?: number;
   /** How long to wait for response headers (default 30 s); the body then streams without a limit. */
@@ -46,9 +49,9 @@ export class HttpSnapshotStore implements BlobStore {
     }
     this.#snapshot = snapshot;
     this.location = `${redact(snapshot.manifestUrl)} (snapshot ${snapshot.id})`;
-    this.#attempts = Math.max(1, options.attempts ?? 4);
-    this.#retryBaseMs = options.retryBaseMs ?? 200;
-    this.#retryCapMs = options.retryCapMs ?? 5_000;
+    this.#attempts = Math.max(1, options.attempts ?? 10);
+    this.#retryBaseMs = options.retryBaseMs ?? 500;
+    this.#retryCapMs = options.retryCapMs ?? 10_000;
     this.#headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
     this.#signal = options.signal;
     this.#fetch = options.fetch ?? fetch;
