@@ -173,8 +173,13 @@ describe.each(["local", "s3"] as const)("snapshot round trip through the %s stor
     expect(manifest.tables.map((t) => t.name)).toEqual(["all_types", "blob_keys", "hits"]);
     expect(manifest.totals.rows).toBe(120 + 1 + 41 + 2);
     const target = uniqueName("dst");
-    const result = await restoreSnapshot({ store, snapshotId: "first", client, keyspace: target, workDir: join(workDir, "work") });
+    const notes: string[] = [];
+    const result = await restoreSnapshot({ store, snapshotId: "first", client, keyspace: target, workDir: join(workDir, "work"), onNote: (n) => notes.push(n) });
     expect(result.rows).toBe(manifest.totals.rows);
+    // on this local node the tables without counters are written as SSTables by the helper,
+    // which reads every value of their chunk files itself (no note that it could not)
+    expect(result.importedTables).toEqual(["all_types", "blob_keys"]);
+    expect(notes).toEqual([]);
     const expectedRows = { all_types: 121, hits: 41, blob_keys: 2 };
     for (const [table, count] of Object.entries(expectedRows)) {
       const restored = await dump(client, target, table);

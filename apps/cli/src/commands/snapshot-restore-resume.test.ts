@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type cassandra from "cassandra-driver";
@@ -85,6 +85,31 @@ describe("devenv snapshot restore", () => {
     expect(readdirSync(join(workDir, "journals"))).toEqual([]);
     expect(await rowsOf(client, `SELECT k, n, m FROM ${target}.a_tallies`)).toEqual(await rowsOf(client, `SELECT k, n, m FROM ${source}.a_tallies`));
     expect(await rowsOf(client, `SELECT p, c, payload FROM ${target}.events`)).toEqual(await rowsOf(client, `SELECT p, c, payload FROM ${source}.events`));
+  });
+
+  it("imports nothing more once killed while the SSTable writer runs", async () => {
+    const target = uniqueName("dst");
+    const args = ["snapshot", "restore", join(dir, "store", "snapshots", "nightly"), "--contact-points", contactPoints(), "--keyspace", target, "--work-dir", join(dir, "work-orphan")];
+    // the writer's trace (forwarded with DEVENV_DEBUG) says when it has the events table's group: every row is then in its pipe
+    const child = spawn(devenv, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, DEVENV_DEBUG: "1", DEVENV_SSTABLE_JAVA_OPTS: "-Ddevenv.trace=true" } });
+    let stderr = "";
+    let writer: number | undefined;
+    await new Promise<void>((resolveKill, reject) => {
+      child.stderr.on("data", (data: Buffer) => {
+        stderr += data.toString();
+        if (writer === undefined && /sstable-import [\d.]+ s: group events/.test(stderr)) {
+          writer = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(" ")[0]);
+          child.kill("SIGKILL");
+        }
+      });
+      child.on("exit", (_code, signal) => (signal === "SIGKILL" ? resolveKill() : reject(new Error(`restore ended before it was killed:\n${stderr}`))));
+    });
+    expect(writer).toBeGreaterThan(0);
+    // the writer finishes what it was given, sees that its caller is gone, and exits without importing
+    const deadline = Date.now() + 60_000;
+    while (existsSync(`/proc/${writer}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(existsSync(`/proc/${writer}`)).toBe(false);
+    expect((await client.execute(`SELECT count(*) FROM ${target}.events`)).first()?.get(0)?.toString()).toBe("0");
   });
 
   it("fails with one clear line when the snapshot does not exist", () => {

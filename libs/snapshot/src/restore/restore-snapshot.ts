@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type cassandra from "cassandra-driver";
 import type { SnapshotChunk, SnapshotManifest, TransferProgress } from "@devenv/protocol";
 import { quoteIdentifier } from "../cql/cql-type.ts";
+import type { UserTypes } from "../cql/value-codec.ts";
 import { userTypesOf } from "../schema/keyspace-schema.ts";
 import type { BlobStore } from "../store/blob-store.ts";
 import { clientEncoding } from "../cassandra.ts";
@@ -167,7 +169,13 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
       for (let g = 0; g < groups.length; g++) {
         signal.throwIfAborted();
         try {
-          await importGroup(sstableHelper, client, keyspace, manifest, groups[g]!, (n) => progress.add({ rowsDone: n }), cache, finished, signal);
+          await importGroup(sstableHelper, client, keyspace, manifest, userTypes, groups[g]!, {
+            onRows: (n) => progress.add({ rowsDone: n }),
+            cache,
+            finished,
+            signal,
+            onNote: options.onNote,
+          });
         } catch (error) {
           if (error instanceof SnapshotError || signal.aborted) throw error;
           // rewriting rows is exact for tables without counters, so the rest goes by CQL
@@ -257,24 +265,62 @@ function importGroups(items: LoadItem[]): LoadItem[][] {
 /** A killed restore redoes at most this much NDJSON of a table; each import costs the node little. */
 const importGroupRawBytes = 256 * 1024 * 1024;
 
+/** Threads the SSTable helper writes with: the rest of a restore costs little CPU meanwhile. */
+const sstableWriters = Math.min(2, availableParallelism());
+
+/**
+ * Imports one group: the helper reads, binds and writes the chunk files itself; when it
+ * meets a value it does not read exactly as the driver would, the rows are parsed and
+ * encoded here and streamed to it instead.
+ */
 async function importGroup(
   helper: SSTableImport,
   client: cassandra.Client,
   keyspace: string,
   manifest: SnapshotManifest,
+  userTypes: UserTypes,
   items: LoadItem[],
-  onRows: (n: number) => void,
-  cache: ChunkCache,
-  finished: (item: LoadItem, loaded: number) => Promise<void>,
-  signal: AbortSignal,
+  context: {
+    onRows: (n: number) => void;
+    cache: ChunkCache;
+    finished: (item: LoadItem, loaded: number) => Promise<void>;
+    signal: AbortSignal;
+    onNote: ((message: string) => void) | undefined;
+  },
 ): Promise<void> {
+  const { onRows, cache, finished, signal } = context;
   const loader = items[0]!.loader;
+  let reported = 0;
+  const byHelper = await helper.importFiles(
+    keyspace,
+    loader.table,
+    manifest,
+    userTypes,
+    loader.insertStatements,
+    items.map((item) => ({ path: cache.pathOf(item.chunk.sha256), rawBytes: item.chunk.rawBytes, rows: item.chunk.rows })),
+    {
+      workers: sstableWriters,
+      onRows: (n) => {
+        reported += n;
+        onRows(n);
+      },
+      signal,
+    },
+  );
+  if ("rows" in byHelper) {
+    items.forEach((item, i) => checkRowCount(item, byHelper.rows[i] ?? -1));
+    for (const [i, item] of items.entries()) await finished(item, byHelper.rows[i]!);
+    return;
+  }
+  onRows(-reported);
+  context.onNote?.(`the SSTable writer does not read every value of ${loader.table.name} as the driver would (${byHelper.unparsed}); encoding its rows here`);
+
   const metadata = await client.metadata.getTable(keyspace, loader.table.name);
   if (!metadata) throw new Error(`table ${keyspace}.${loader.table.name} is not in the driver's metadata`);
   const statements = loader.insertStatements;
   const typeInfos = statements.map((s) => s.columns.map((i) => metadata.columnsByName[loader.table.columns[i]!.name]!.type));
   const counts: number[] = [];
-  await helper.importGroup(
+  await helper.importRows(
     keyspace,
     loader.table,
     manifest,
@@ -293,6 +339,7 @@ async function importGroup(
         counts.push(loaded);
       }
     },
+    signal,
   );
   for (const [i, item] of items.entries()) await finished(item, counts[i]!);
 }
