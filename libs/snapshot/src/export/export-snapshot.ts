@@ -22,7 +22,10 @@ export interface ExportOptions {
   chunkCount?: number;
   /** Token ranges scanned at once. */
   scanConcurrency?: number;
+  /** Most rows a page may hold; fewer when rows are wide (see pageBytes). */
   pageSize?: number;
+  /** Bytes a page of the scan aims at. */
+  pageBytes?: number;
   stagingDir?: string;
   onProgress?: (progress: TransferProgress) => void;
   now?: () => Date;
@@ -47,6 +50,7 @@ export async function exportSnapshot(options: ExportOptions): Promise<SnapshotMa
       stagingDir: staging,
       concurrency: options.scanConcurrency ?? 4,
       pageSize: options.pageSize,
+      pageBytes: options.pageBytes,
       onRowsRead: (_plan, rows) => progress.add({ rowsDone: rows }),
       // upload as soon as a chunk is staged, so staging holds only the chunks in flight
       onChunk: async (chunk) => {

@@ -18,6 +18,16 @@ import { ChunkWriter } from "./chunk-writer.ts";
 import { maxToken, minToken, powerOfTwoAtLeast, splitRing, type TokenRange } from "./token-ranges.ts";
 
 export const defaultTargetChunkBytes = 8 * 1024 * 1024;
+/**
+ * Rows per page follow the rows' size: a page of about this many bytes, whatever
+ * the table's width, so a scan's memory is bounded by bytes (a page's rows live
+ * two or three times over: frame, decoded rows, mapped values) rather than by a
+ * row count that is harmless for narrow rows and tens of MiB for wide ones.
+ */
+export const defaultPageBytes = 256 * 1024;
+const firstPageRows = 64;
+const minPageRows = 16;
+const sampledRowsPerPage = 8;
 const maxChunksPerTable = 4096;
 // the size estimate reads these many thin slices of the ring, each 1/4096 of it
 const sampleSlices = 8;
@@ -78,7 +88,10 @@ export interface StageOptions {
   plans: readonly TablePlan[];
   stagingDir: string;
   concurrency: number;
+  /** Most rows a page may hold (default 1000); fewer when rows are wide, see pageBytes. */
   pageSize?: number;
+  /** Bytes a page aims at (default defaultPageBytes). */
+  pageBytes?: number;
   mapRow?: RowMapper;
   onRowsRead?: (plan: TablePlan, rows: number) => void;
   /** Called as each chunk is staged; e.g. upload it and remove the file at once. */
@@ -97,7 +110,7 @@ export async function stageChunks(options: StageOptions): Promise<StagedChunk[]>
     const path = join(options.stagingDir, `${plan.table.name}-${index}.ndjson.gz`);
     const writer = new ChunkWriter(path);
     try {
-      for await (const page of scanRange(options.client, options.keyspace, plan.table, range, options.pageSize ?? 1000)) {
+      for await (const page of scanRange(options.client, options.keyspace, plan.table, range, options.pageSize ?? 1000, options.pageBytes)) {
         for (const row of page) {
           const values = mapRow(plan, row.values());
           if (values) await writer.writeLine(JSON.stringify(values));
@@ -187,23 +200,65 @@ function selectStatement(keyspace: string, table: TableSchema): string {
   return `SELECT ${columns} FROM ${q(keyspace)}.${q(table.name)} WHERE token(${partition}) > ? AND token(${partition}) <= ?`;
 }
 
-/** Pages through one token range; each page is awaited by the consumer before the next is fetched. */
+/**
+ * Pages through one token range; each page is awaited by the consumer before
+ * the next is fetched. The first page is small; later ones hold as many rows
+ * (up to `maxPageRows`) as fit in `pageBytes`, judged from the rows seen so far.
+ */
 export async function* scanRange(
   client: cassandra.Client,
   keyspace: string,
   table: TableSchema,
   range: TokenRange,
-  pageSize: number,
+  maxPageRows: number,
+  pageBytes: number = defaultPageBytes,
 ): AsyncGenerator<cassandra.types.Row[]> {
   const query = selectStatement(keyspace, table);
   // token() binds a bigint: the driver's Long keeps 64-bit values exact
   const params = [cassandra.types.Long.fromString(range.start.toString()), cassandra.types.Long.fromString(range.end.toString())];
   let pageState: string | undefined;
+  let fetchSize = Math.min(maxPageRows, firstPageRows);
+  let sampledRows = 0;
+  let sampledBytes = 0;
   do {
-    const result = await client.execute(query, params, { prepare: true, fetchSize: pageSize, pageState, isIdempotent: true });
-    yield result.rows;
+    const result = await client.execute(query, params, { prepare: true, fetchSize, pageState, isIdempotent: true });
+    const rows = result.rows;
+    const stride = Math.max(1, Math.floor(rows.length / sampledRowsPerPage));
+    for (let i = 0; i < rows.length; i += stride) {
+      sampledBytes += approximateBytes(rows[i]!.values());
+      sampledRows++;
+    }
+    if (sampledRows > 0) fetchSize = Math.max(Math.min(minPageRows, maxPageRows), Math.min(maxPageRows, Math.floor((pageBytes * sampledRows) / sampledBytes)));
+    yield rows;
     pageState = result.pageState ?? undefined;
   } while (pageState);
+}
+
+/** A cheap size of a driver value, about its bytes on the wire: enough to size pages. */
+export function approximateBytes(value: unknown): number {
+  if (value === null || value === undefined) return 4;
+  if (typeof value === "string") return 4 + value.length;
+  if (typeof value !== "object") return 8;
+  if (value instanceof Uint8Array) return 4 + value.byteLength;
+  if (Array.isArray(value)) {
+    let bytes = 4;
+    for (const v of value) bytes += approximateBytes(v);
+    return bytes;
+  }
+  if (value instanceof Map) {
+    let bytes = 4;
+    for (const [k, v] of value) bytes += approximateBytes(k) + approximateBytes(v);
+    return bytes;
+  }
+  if (value instanceof Set) {
+    let bytes = 4;
+    for (const v of value) bytes += approximateBytes(v);
+    return bytes;
+  }
+  if (value instanceof cassandra.types.Tuple) return approximateBytes(value.elements);
+  // UDTs arrive as plain objects; the driver's scalar types (Long, Uuid, LocalDate ...) are small
+  if (Object.getPrototypeOf(value) === Object.prototype) return approximateBytes(Object.values(value));
+  return 16;
 }
 
 /** Estimates a table's NDJSON size from a few thin, evenly spaced slices of the ring. */
