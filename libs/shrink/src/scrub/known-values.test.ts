@@ -76,4 +76,68 @@ describe("KnownValues", () => {
     expect(buildMs).toBeLessThan(5000);
     expect(scanMs).toBeLessThan(3000);
   });
+
+  it("finds exactly the occurrences a brute-force search finds (random values over a tiny alphabet)", () => {
+    let seed = 7;
+    const random = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const word = (length: number) => Array.from({ length }, () => "ab-"[random(3)]).join("");
+    for (let round = 0; round < 40; round++) {
+      const known = new KnownValues({ minLength: 1 });
+      const values = new Map<string, string>();
+      for (let i = 0; i < 1 + random(30); i++) {
+        const value = word(1 + random(6));
+        if (!values.has(value)) values.set(value, `<${values.size}>`);
+        known.add("person", value, values.get(value)!);
+      }
+      const text = word(200);
+      const expected: { start: number; end: number; replacement: string }[] = [];
+      const isWord = (c: string | undefined) => c !== undefined && c !== "-";
+      for (let start = 0, taken = 0; start < text.length; start++) {
+        if (start < taken) continue;
+        const candidates = [...values].filter(([v]) => text.startsWith(v, start)).sort((a, b) => b[0].length - a[0].length);
+        for (const [v, replacement] of candidates) {
+          const end = start + v.length;
+          if (isWord(v[0]) && isWord(text[start - 1])) continue;
+          if (isWord(v[v.length - 1]) && isWord(text[end])) continue;
+          expected.push({ start, end, replacement });
+          taken = end;
+          break;
+        }
+      }
+      expect(known.build().find(text).map(({ start, end, replacement }) => ({ start, end, replacement }))).toEqual(expected);
+    }
+  });
+
+  it("keeps values outside Latin-1 exactly, and carries them through entries()", () => {
+    const known = new KnownValues();
+    known.add("person", "Олег Петров", "Ivan Lee");
+    known.add("person", "王小明", "Mia Cole");
+    known.add("address", "Straße 12", "Main St 1 \u{1F3E0}");
+    const copy = new KnownValues();
+    for (const [kind, folded, replacement] of known.entries()) copy.addFolded(kind, folded, replacement);
+    expect([...copy.entries()]).toEqual([...known.entries()]);
+    expect(copy.build().replace("от ОЛЕГ ПЕТРОВ и 王小明, straße 12").text).toBe("от Ivan Lee и Mia Cole, Main St 1 \u{1F3E0}");
+  });
+
+  it("holds a value in its characters plus at most 64 bytes, the automaton in 16 bytes a trie node or less", () => {
+    const known = new KnownValues();
+    let chars = 0;
+    let replacementChars = 0;
+    for (let i = 0; i < 100_000; i++) {
+      const email = `first${i}.last${i % 977}@mail${i % 13}.example-corp.com`;
+      const replacement = `x.y.${i.toString(36).padStart(12, "0")}@example.com`;
+      chars += email.length;
+      replacementChars += replacement.length;
+      known.add("email", email, replacement);
+    }
+    expect(known.size).toBe(100_000);
+    // a Map of the same strings takes about 150 bytes a value more, in the JS heap
+    expect(known.byteLength).toBeLessThan(chars + replacementChars + 100_000 * 64 + (1 << 20));
+    const matcher = known.build();
+    // a node per character at most, plus the per-value tables and the root's direct table
+    expect(matcher.byteLength).toBeLessThan(chars * 16 + 100_000 * 24 + 300_000);
+  });
 });
