@@ -36,8 +36,12 @@ export function canHoldText(type: string | undefined): boolean {
 export interface AuditOptions {
   /** Normalised PII values of the source (kept and dropped rows): none may appear in the output. */
   sourcePii?: BloomFilter;
-  /** Our own pseudonyms (lower case): a fake name equal to a real one is not a leak. */
-  pseudonymOutputs?: ReadonlySet<string>;
+  /**
+   * Our own pseudonyms: a fake name equal to a real one is not a leak. Asked
+   * with lower-case text, so a Set of lower-case strings does, as does a
+   * PseudonymOutputs (compact, for a whole shrink).
+   */
+  pseudonymOutputs?: { has(text: string): boolean };
   maxFindings?: number;
 }
 
@@ -101,11 +105,25 @@ export function auditString(text: string, options: AuditOptions): { kind: AuditF
       const key = normalizeForAudit(kind, text);
       if (key !== undefined && filter.has(key) && !isOurs(text, options)) out.push({ kind: "source-value", excerpt: mask(text) });
     }
-    const words = prose.split(/[^\p{L}\p{M}'’-]+/u).filter(Boolean);
-    for (let n = 2; n <= 4; n++) {
-      for (let start = 0; start + n <= words.length; start++) {
-        const phrase = words.slice(start, start + n).join(" ");
-        if (filter.has(`words:${normalizeName(phrase)}`) && !isOurs(phrase, options)) out.push({ kind: "source-value", excerpt: mask(phrase) });
+    // a run's normal form is its words' normal forms joined: each word is normalised once, not once per run
+    // (a "word" of combining marks alone normalises to nothing and is left out, as normalising the run would)
+    const words: string[] = [];
+    const normalized: string[] = [];
+    for (const word of prose.split(/[^\p{L}\p{M}'’-]+/u)) {
+      const form = word === "" ? "" : normalizeName(word);
+      if (form === "") continue;
+      words.push(word);
+      normalized.push(form);
+    }
+    if (words.length >= 2) {
+      for (let n = 2; n <= 4; n++) {
+        for (let start = 0; start + n <= words.length; start++) {
+          let key = `words:${normalized[start]!}`;
+          for (let w = start + 1; w < start + n; w++) key += ` ${normalized[w]!}`;
+          if (!filter.has(key)) continue;
+          const phrase = words.slice(start, start + n).join(" ");
+          if (!isOurs(phrase, options)) out.push({ kind: "source-value", excerpt: mask(phrase) });
+        }
       }
     }
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { normalizeName } from "../scrub/normalize.ts";
 import { Pseudonyms } from "../scrub/pseudonyms.ts";
 import { auditString, canHoldText } from "./audit-chunks.ts";
 import { BloomFilter } from "./bloom-filter.ts";
@@ -26,6 +27,19 @@ describe("auditString", () => {
     const sourcePii = filterOf([["person", "Wei Silva"]]);
     const findings = auditString("forwarded to wei  SILVA yesterday", { sourcePii });
     expect(findings).toEqual([{ kind: "source-value", excerpt: "we*****VA" }]);
+  });
+
+  it("finds a source name whatever the script, case or stray combining mark between its words", () => {
+    const sourcePii = filterOf([["person", "Οδυσσέας Παπαδόπουλος"], ["person", "José García"]]);
+    expect(auditString("ΟΔΥΣΣΕΑΣ ΠΑΠΑΔΟΠΟΥΛΟΣ called", { sourcePii }).map((f) => f.kind)).toEqual(["source-value"]);
+    expect(auditString("met JOSE  garcía and Jose\u0301 \u0301 Garci\u0301a", { sourcePii }).map((f) => f.kind)).toEqual(["source-value", "source-value"]);
+    expect(auditString("José Garcías", { sourcePii })).toEqual([]);
+  });
+
+  it("normalises a run of words as the source value was normalised: word by word, joined", () => {
+    for (const run of ["Οδυσσέας Παπαδόπουλος", "ΣΟΦΟΣ ΑΝΗΡ", "Jose\u0301 García", "O'Brien-Smith Ann", "ǅemal Ǆ", "ﷺ x", "Ｊｏｈｎ Ｓｍｉｔｈ", "İlknur Işık"]) {
+      expect(run.split(" ").map(normalizeName).join(" "), run).toBe(normalizeName(run));
+    }
   });
 
   it("does not take our fake email's words for a real name", () => {

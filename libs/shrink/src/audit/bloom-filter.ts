@@ -1,8 +1,5 @@
 import { createHash } from "node:crypto";
 
-// Probe positions of the value being added or tested; single-threaded, so shared.
-let positions = new Float64Array(64);
-
 export interface BloomFilterSize {
   bits: number;
   hashes: number;
@@ -19,7 +16,9 @@ export interface BloomFilterSize {
  * hashing (Dillinger & Manolios), so k probes cost two passes over the string.
  * The hash is a fast non-cryptographic one (the audit probes every word run
  * of every cell: a SHA-256 per probe was half of a shrink's CPU); the filter
- * never leaves the process, and a salt gives each filter its own seeds.
+ * never leaves the process, and a salt gives each filter its own seeds. A test
+ * stops at the first clear bit: in a filter filled to capacity half the bits
+ * are clear, so an absent value costs two probes on average, not k.
  */
 export class BloomFilter {
   readonly bits: number;
@@ -60,16 +59,22 @@ export class BloomFilter {
   /** Adds a value; true if it was not already (maybe) present. */
   add(value: string): boolean {
     const words = this.#words;
+    const m = this.bits;
+    // enhanced double hashing: index_i+1 = index_i + step_i, step_i+1 = step_i + i + 1 (mod m); both stay below m
+    let index = hash53(value, this.#seedA) % m;
+    let step = hash53(value, this.#seedB) % m;
     let added = false;
-    this.#positions(value);
     for (let i = 0; i < this.hashes; i++) {
-      const bit = positions[i]!;
-      const byte = Math.floor(bit / 8);
-      const mask = 1 << (bit & 7);
+      const byte = Math.floor(index / 8);
+      const mask = 1 << (index % 8);
       if ((words[byte]! & mask) === 0) {
         words[byte] = words[byte]! | mask;
         added = true;
       }
+      index += step;
+      if (index >= m) index -= m;
+      step += i + 1;
+      if (step >= m) step -= m;
     }
     if (added) this.#count++;
     return added;
@@ -78,10 +83,15 @@ export class BloomFilter {
   /** False: certainly never added. True: added, or a false positive (rate ≤ the configured one at capacity). */
   has(value: string): boolean {
     const words = this.#words;
-    this.#positions(value);
+    const m = this.bits;
+    let index = hash53(value, this.#seedA) % m;
+    let step = hash53(value, this.#seedB) % m;
     for (let i = 0; i < this.hashes; i++) {
-      const bit = positions[i]!;
-      if ((words[Math.floor(bit / 8)]! & (1 << (bit & 7))) === 0) return false;
+      if ((words[Math.floor(index / 8)]! & (1 << (index % 8))) === 0) return false;
+      index += step;
+      if (index >= m) index -= m;
+      step += i + 1;
+      if (step >= m) step -= m;
     }
     return true;
   }
@@ -98,20 +108,6 @@ export class BloomFilter {
     }
     for (let i = 0; i < bytes.byteLength; i++) this.#words[i] = this.#words[i]! | bytes[i]!;
     this.#count += count;
-  }
-
-  /** The k bit positions of a value, into the shared `positions`. */
-  #positions(value: string): void {
-    const m = this.bits;
-    // two independent 53-bit values; all arithmetic stays below 2^53
-    let index = hash53(value, this.#seedA) % m;
-    let step = hash53(value, this.#seedB) % m;
-    if (positions.length < this.hashes) positions = new Float64Array(this.hashes);
-    for (let i = 0; i < this.hashes; i++) {
-      positions[i] = index;
-      index = (index + step) % m;
-      step = (step + i + 1) % m;
-    }
   }
 }
 
