@@ -742,38 +742,61 @@ public final class SSTableImport {
       return negative ? -value : value;
     }
 
-    /** A string's content as UTF-8 into `out`. */
+    /**
+     * A string's content as UTF-8 into `out`. Its UTF-8 is never longer than its JSON text, so
+     * room is made once and bytes are copied one by one: strings of JSON documents hold an
+     * escaped quote every few bytes.
+     */
     void string(Out out) throws Unparsed {
       if (peek() != '"') throw new Unparsed("expected a string at " + where());
       pos++;
-      int run = pos;
+      out.room(end - pos);
+      byte[] src = b;
+      byte[] dst = out.bytes;
+      int o = out.length;
+      int p = pos;
+      int limit = end;
       while (true) {
-        // the common case: printable ASCII other than '"' and '\\'
-        while (pos < end) {
-          byte c = b[pos];
-          if (c < 0x20 || c == '"' || c == '\\') break;
-          pos++;
-        }
-        if (pos >= end) throw new Unparsed("unterminated string");
-        int c = b[pos] & 0xff;
-        if (c == '"') {
-          out.put(b, run, pos - run);
-          pos++;
-          return;
-        }
-        if (c == '\\') {
-          out.put(b, run, pos - run);
-          pos++;
-          escape(out);
-          run = pos;
-        } else if (c < 0x20) {
-          throw new Unparsed("control character in a string");
-        } else if (c < 0x80) {
-          pos++;
+        if (p >= limit) throw new Unparsed("unterminated string");
+        byte c = src[p];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+          dst[o++] = c;
+          p++;
+        } else if (c == '"') {
+          p++;
+          break;
+        } else if (c == '\\') {
+          if (p + 1 >= limit) throw new Unparsed("unterminated string");
+          byte e = src[p + 1];
+          p += 2;
+          switch (e) {
+            case '"': dst[o++] = '"'; break;
+            case '\\': dst[o++] = '\\'; break;
+            case '/': dst[o++] = '/'; break;
+            case 'b': dst[o++] = '\b'; break;
+            case 'f': dst[o++] = '\f'; break;
+            case 'n': dst[o++] = '\n'; break;
+            case 'r': dst[o++] = '\r'; break;
+            case 't': dst[o++] = '\t'; break;
+            case 'u':
+              pos = p;
+              o = unicodeEscape(dst, o);
+              p = pos;
+              break;
+            default: throw new Unparsed("bad escape in a string");
+          }
+        } else if (c < 0) {
+          pos = p;
+          int n = utf8Length(c & 0xff);
+          System.arraycopy(src, p, dst, o, n);
+          o += n;
+          p += n;
         } else {
-          pos += utf8Length(c);
+          throw new Unparsed("control character in a string");
         }
       }
+      pos = p;
+      out.length = o;
     }
 
     /** The length of the valid UTF-8 sequence starting with lead byte `c` at pos. */
@@ -803,21 +826,8 @@ public final class SSTableImport {
       return n;
     }
 
-    private void escape(Out out) throws Unparsed {
-      if (pos >= end) throw new Unparsed("unterminated string");
-      int c = b[pos++];
-      switch (c) {
-        case '"': out.put('"'); return;
-        case '\\': out.put('\\'); return;
-        case '/': out.put('/'); return;
-        case 'b': out.put('\b'); return;
-        case 'f': out.put('\f'); return;
-        case 'n': out.put('\n'); return;
-        case 'r': out.put('\r'); return;
-        case 't': out.put('\t'); return;
-        case 'u': break;
-        default: throw new Unparsed("bad escape in a string");
-      }
+    /** At the four hex digits of a unicode escape: the code point as UTF-8 into dst at o (a surrogate pair as one); returns the new o. */
+    private int unicodeEscape(byte[] dst, int o) throws Unparsed {
       int cp = hex4();
       if (cp >= 0xd800 && cp <= 0xdbff && end - pos >= 6 && b[pos] == '\\' && b[pos + 1] == 'u') {
         int save = pos;
@@ -832,20 +842,21 @@ public final class SSTableImport {
       // a lone surrogate: Node writes U+FFFD for it
       if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
       if (cp < 0x80) {
-        out.put(cp);
+        dst[o++] = (byte) cp;
       } else if (cp < 0x800) {
-        out.put(0xc0 | (cp >> 6));
-        out.put(0x80 | (cp & 0x3f));
+        dst[o++] = (byte) (0xc0 | (cp >> 6));
+        dst[o++] = (byte) (0x80 | (cp & 0x3f));
       } else if (cp < 0x10000) {
-        out.put(0xe0 | (cp >> 12));
-        out.put(0x80 | ((cp >> 6) & 0x3f));
-        out.put(0x80 | (cp & 0x3f));
+        dst[o++] = (byte) (0xe0 | (cp >> 12));
+        dst[o++] = (byte) (0x80 | ((cp >> 6) & 0x3f));
+        dst[o++] = (byte) (0x80 | (cp & 0x3f));
       } else {
-        out.put(0xf0 | (cp >> 18));
-        out.put(0x80 | ((cp >> 12) & 0x3f));
-        out.put(0x80 | ((cp >> 6) & 0x3f));
-        out.put(0x80 | (cp & 0x3f));
+        dst[o++] = (byte) (0xf0 | (cp >> 18));
+        dst[o++] = (byte) (0x80 | ((cp >> 12) & 0x3f));
+        dst[o++] = (byte) (0x80 | ((cp >> 6) & 0x3f));
+        dst[o++] = (byte) (0x80 | (cp & 0x3f));
       }
+      return o;
     }
 
     private int hex4() throws Unparsed {
