@@ -90,7 +90,7 @@ describe("restore through SSTables imported into the local node", () => {
   let source: string;
   let dir: string;
   let store: BlobStore;
-  const tables = ["things", "tally", "indexed"];
+  const tables = ["things", "tally", "indexed", "natives"];
 
   beforeAll(async () => {
     client = await cassandraClient();
@@ -131,6 +131,46 @@ describe("restore through SSTables imported into the local node", () => {
     }
     // a partition holding only static cells
     await client.execute(`UPDATE ${source}.things SET note = 'static only' WHERE org = 'lonely' AND id = 1`);
+    // every native type in single cells: the helper writes such rows without the CQL layer
+    await client.execute(
+      `CREATE TABLE ${source}.natives (org text, id bigint, at timeuuid, note text STATIC, hits bigint STATIC, a ascii, b blob, bo boolean,
+         da date, de decimal, do double, du duration, f float, ip inet, i int, si smallint, t text, ti time, ts timestamp, tt tinyint,
+         u uuid, vi varint, PRIMARY KEY ((org, id), at)) WITH CLUSTERING ORDER BY (at DESC)`,
+    );
+    const texts = ["", "plain", "emoji 🙂 and 漢字", 'line\nbreak "quotes" \\ back\ttab \u0001', "{\"json\":[1,\"two\"]}"];
+    for (let i = 0; i < 300; i++) {
+      const none = i % 7 === 6;
+      await client.execute(
+        `INSERT INTO ${source}.natives (org, id, at, note, hits, a, b, bo, da, de, do, du, f, ip, i, si, t, ti, ts, tt, u, vi)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        [
+          `org ${i % 3} ✓`,
+          types.Long.fromNumber(Math.floor(i / 4) * 7919 - 500),
+          types.TimeUuid.fromDate(new Date(1_700_000_000_000 + i * 1000), i % 1000, "abcdef", "ab"),
+          i % 5 === 0 ? undefined : `static ${Math.floor(i / 4)}`,
+          i % 3 === 0 ? undefined : types.Long.fromNumber(i * 1_000_003),
+          none ? undefined : `ascii ${i} ~!`,
+          none ? undefined : i % 4 === 0 ? Buffer.alloc(0) : Buffer.from([i % 256, 0, 255]),
+          none ? undefined : i % 2 === 0,
+          none ? undefined : types.LocalDate.fromString(["1970-01-01", "-0200-03-04", "9999-12-31", "2024-02-29"][i % 4]!),
+          none ? undefined : types.BigDecimal.fromString(["0.000000000000000000001", "-123456789012345678901234567890.5", "7", "-0.50"][i % 4]!),
+          none ? undefined : [Number.NaN, Number.POSITIVE_INFINITY, -0, 1 / 3, -1e308, 5e-324][i % 6],
+          none ? undefined : types.Duration.fromString(["1y2mo3w4d5h6m7s8ms9us10ns", "-3d", "0s", "89h"][i % 4]!),
+          none ? undefined : [1.5, -0, Number.NEGATIVE_INFINITY, 3.4028234663852886e38, Number.NaN][i % 5],
+          none ? undefined : types.InetAddress.fromString(["10.1.2.3", "2001:db8::ff00:42:8329", "::1", "fe80::1:2:3:4:5:6"][i % 4]!),
+          none ? undefined : [2147483647, -2147483648, 0, i][i % 4],
+          none ? undefined : [32767, -32768, 7][i % 3],
+          none ? undefined : texts[i % texts.length],
+          none ? undefined : types.LocalTime.fromString(["00:00:00", "23:59:59.999999999", "12:34:56.000000789"][i % 3]!),
+          none ? undefined : new Date([-62135596800000, 0, 253402300799999, 1_700_000_000_123][i % 4]!),
+          none ? undefined : [127, -128, 0][i % 3],
+          none ? undefined : types.Uuid.fromString(`00000000-0000-4000-8000-${String(i).padStart(12, "0")}`),
+          none ? undefined : types.Integer.fromString(["-170141183460469231731687303715884105728000", "0", "98765432109876543210", "-1", "128", "-129"][i % 6]!),
+        ],
+        { prepare: true },
+      );
+    }
+    await client.execute(`UPDATE ${source}.natives SET note = 'static only' WHERE org = 'lonely' AND id = 1`);
     for (let k = 0; k < 200; k++) {
       await client.execute(`UPDATE ${source}.tally SET hits = hits + ? WHERE k = ?`, [types.Long.fromNumber(k * 3 - 50), k], { prepare: true });
       await client.execute(`INSERT INTO ${source}.indexed (k, tag) VALUES (?, ?)`, [k, `tag-${k % 9}`], { prepare: true });
@@ -163,7 +203,7 @@ describe("restore through SSTables imported into the local node", () => {
       cacheDir: join(dir, "cache"),
       onNote: (note) => notes.push(note),
     });
-    expect(imported.importedTables).toEqual(["things"]);
+    expect(imported.importedTables).toEqual(["natives", "things"]);
     // the helper read every value of the chunk files itself
     expect(notes).toEqual([]);
     const byCql = await restoreSnapshot({ store, snapshotId: "sorted", client, keyspace: viaCql, workDir: work, loadPath: "cql" });
@@ -181,7 +221,7 @@ describe("restore through SSTables imported into the local node", () => {
     await disorderedCopy(store, "sorted", "things", "chunks-reversed", "chunks");
     const target = `${source}_c`;
     const result = await restoreSnapshot({ store, snapshotId: "chunks-reversed", client, keyspace: target, workDir: join(dir, "work"), cacheDir: join(dir, "cache") });
-    expect(result.importedTables).toEqual(["things"]);
+    expect(result.importedTables).toEqual(["natives", "things"]);
     expect(await dump(client, target, "things")).toEqual(await dump(client, source, "things"));
   });
 
@@ -206,7 +246,7 @@ describe("restore through SSTables imported into the local node", () => {
       onNote: (note) => notes.push(note),
     });
     expect(notes.join("\n")).toMatch(/does not read every value of things .*bad floating-point value 0\.5.*encoding its rows here/);
-    expect(result.importedTables).toEqual(["things"]);
+    expect(result.importedTables).toEqual(["natives", "things"]);
     expect(await dump(client, target, "things")).toEqual(await dump(client, source, "things"));
   });
 
@@ -224,7 +264,7 @@ describe("restore through SSTables imported into the local node", () => {
       onNote: (note) => notes.push(note),
     });
     expect(notes.join("\n")).toMatch(/not in token order.*loading the rest by CQL/);
-    expect(result.importedTables).toEqual([]);
+    expect(result.importedTables).toEqual(["natives"]);
     expect(await dump(client, target, "things")).toEqual(await dump(client, source, "things"));
   });
 });

@@ -89,7 +89,7 @@ const helperSource = fileURLToPath(new URL("./sstable/SSTableImport.java", impor
  * rows and a third faster than C1 alone, at ~115 MiB resident instead of ~130 MiB.
  */
 const compilerDirectives = `[
-  { match: ["SSTableImport.*", "SSTableImport$FileLoad.*", "SSTableImport$Lane.*", "SSTableImport$Group.*"], c2: { Exclude: true } },
+  { match: ["SSTableImport.*", "SSTableImport$FileLoad.*", "SSTableImport$Lane.*", "SSTableImport$Group.*", "SSTableImport$DirectRows.*"], c2: { Exclude: true } },
   { match: ["SSTableImport$*.*",
             "org/apache/cassandra/serializers/UTF8Serializer$UTF8Validator.*",
             "org/apache/cassandra/db/marshal/ByteBufferAccessor.*",

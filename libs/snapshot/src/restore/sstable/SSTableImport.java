@@ -6,6 +6,9 @@ import java.io.FileInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.MethodType;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -29,12 +32,25 @@ import javax.management.remote.JMXConnectorFactory;
 import javax.management.remote.JMXServiceURL;
 import org.apache.cassandra.config.Config;
 import org.apache.cassandra.config.DatabaseDescriptor;
+import org.apache.cassandra.cql3.ColumnSpecification;
+import org.apache.cassandra.cql3.statements.ModificationStatement;
+import org.apache.cassandra.db.Clustering;
 import org.apache.cassandra.db.DecoratedKey;
+import org.apache.cassandra.db.LivenessInfo;
+import org.apache.cassandra.db.marshal.AbstractType;
+import org.apache.cassandra.db.marshal.AsciiType;
 import org.apache.cassandra.db.marshal.ByteBufferAccessor;
 import org.apache.cassandra.db.marshal.CompositeType;
 import org.apache.cassandra.db.marshal.DurationType;
+import org.apache.cassandra.db.marshal.UTF8Type;
+import org.apache.cassandra.db.partitions.PartitionUpdate;
+import org.apache.cassandra.db.rows.BTreeRow;
+import org.apache.cassandra.db.rows.BufferCell;
+import org.apache.cassandra.db.rows.Row.Builder;
 import org.apache.cassandra.dht.IPartitioner;
 import org.apache.cassandra.io.sstable.CQLSSTableWriter;
+import org.apache.cassandra.schema.ColumnMetadata;
+import org.apache.cassandra.schema.TableMetadata;
 import org.apache.cassandra.utils.FBUtilities;
 import org.apache.cassandra.utils.StorageCompatibilityMode;
 import org.apache.cassandra.utils.vint.VIntCoding;
@@ -142,7 +158,7 @@ public final class SSTableImport {
                 values.add(ByteBuffer.wrap(bytes));
               }
             }
-            group.lane(0).add(statement, values);
+            group.lane(0, false).add(statement, values);
             break;
           }
           case 'C':
@@ -250,8 +266,9 @@ public final class SSTableImport {
       return group;
     }
 
-    synchronized Lane lane(int index) {
-      while (lanes.size() <= index) lanes.add(new Lane(this));
+    /** `parsedHere`: the values come from this process's JSON reader, which validated their text. */
+    synchronized Lane lane(int index, boolean parsedHere) {
+      while (lanes.size() <= index) lanes.add(new Lane(this, parsedHere));
       return lanes.get(index);
     }
 
@@ -294,14 +311,18 @@ public final class SSTableImport {
    */
   private static final class Lane {
     final Group group;
+    final boolean parsedHere;
     final CQLSSTableWriter[] writers;
+    final DirectRows[] direct;
     final DecoratedKey[] lastKeys;
     long rows;
     long orderBreaks;
 
-    Lane(Group group) {
+    Lane(Group group, boolean parsedHere) {
       this.group = group;
+      this.parsedHere = parsedHere;
       this.writers = new CQLSSTableWriter[group.statements.size()];
+      this.direct = new DirectRows[group.statements.size()];
       this.lastKeys = new DecoratedKey[group.statements.size()];
     }
 
@@ -315,9 +336,13 @@ public final class SSTableImport {
         writers[statement].close();
         writers[statement] = null;
       }
-      if (writers[statement] == null) writers[statement] = group.newWriter(statement);
+      if (writers[statement] == null) {
+        writers[statement] = group.newWriter(statement);
+        direct[statement] = parsedHere ? DirectRows.of(writers[statement]) : null;
+      }
       lastKeys[statement] = key;
-      writers[statement].rawAddRow(values);
+      if (direct[statement] != null) direct[statement].add(key, values);
+      else writers[statement].rawAddRow(values);
     }
 
     private ByteBuffer partitionKey(List<ByteBuffer> values) {
@@ -331,6 +356,148 @@ public final class SSTableImport {
         if (writers[i] != null) writers[i].close();
         writers[i] = null;
       }
+    }
+  }
+
+  /**
+   * Adds rows straight to a sorted writer's partition updates: what an INSERT of the bound
+   * values makes (a row with its primary key liveness and a live cell per set value, static
+   * cells in the static row), without the CQL layer's per-row binding and its second
+   * validation of text the JSON reader has validated already (other values are validated as
+   * the CQL layer would). Only for tables without a default TTL whose bound columns are all of
+   * single-cell native types; other tables, or a Cassandra whose writer lacks what is used
+   * here, go through CQLSSTableWriter.rawAddRow.
+   */
+  static final class DirectRows {
+    private static final MethodHandle WRITER;
+    private static final MethodHandle STATEMENT;
+    private static final MethodHandle UPDATE_FOR;
+
+    static {
+      MethodHandle writer = null;
+      MethodHandle statement = null;
+      MethodHandle updateFor = null;
+      try {
+        MethodHandles.Lookup lookup = MethodHandles.lookup();
+        java.lang.reflect.Field w = CQLSSTableWriter.class.getDeclaredField("writer");
+        w.setAccessible(true);
+        java.lang.reflect.Field st = CQLSSTableWriter.class.getDeclaredField("modificationStatement");
+        st.setAccessible(true);
+        java.lang.reflect.Method m = w.getType().getDeclaredMethod("getUpdateFor", DecoratedKey.class);
+        m.setAccessible(true);
+        writer = lookup.unreflectGetter(w).asType(MethodType.methodType(Object.class, CQLSSTableWriter.class));
+        statement = lookup.unreflectGetter(st).asType(MethodType.methodType(ModificationStatement.class, CQLSSTableWriter.class));
+        updateFor = lookup.unreflect(m).asType(MethodType.methodType(PartitionUpdate.Builder.class, Object.class, DecoratedKey.class));
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        trace("rows go through rawAddRow: " + e);
+      }
+      WRITER = writer;
+      STATEMENT = statement;
+      UPDATE_FOR = updateFor;
+    }
+
+    private final Object writer;
+    private final ColumnMetadata[] columns;
+    private final boolean[] validate;
+    private final int[] clustering;
+    private final int[] regular;
+    private final int[] statics;
+    private final boolean regularRow;
+
+    private DirectRows(Object writer, ColumnMetadata[] columns, TableMetadata table) {
+      this.writer = writer;
+      this.columns = columns;
+      this.validate = new boolean[columns.length];
+      List<Integer> clustering = new ArrayList<>();
+      List<Integer> regular = new ArrayList<>();
+      List<Integer> statics = new ArrayList<>();
+      for (int i = 0; i < columns.length; i++) {
+        AbstractType<?> type = columns[i].type;
+        validate[i] = !(type instanceof UTF8Type || type instanceof AsciiType);
+        if (columns[i].isClusteringColumn()) clustering.add(i);
+        else if (columns[i].isStatic()) statics.add(i);
+        else if (columns[i].isRegular()) regular.add(i);
+      }
+      // cells in a row's column order, clustering values in key order
+      clustering.sort((a, b) -> Integer.compare(columns[a].position(), columns[b].position()));
+      regular.sort((a, b) -> columns[a].compareTo(columns[b]));
+      statics.sort((a, b) -> columns[a].compareTo(columns[b]));
+      this.clustering = clustering.stream().mapToInt(Integer::intValue).toArray();
+      this.regular = regular.stream().mapToInt(Integer::intValue).toArray();
+      this.statics = statics.stream().mapToInt(Integer::intValue).toArray();
+      // an INSERT that names no clustering column of a table that has some writes its static row only
+      this.regularRow = this.clustering.length == table.clusteringColumns().size();
+    }
+
+    /** For the writer of one insert statement, or null when its rows must go through rawAddRow. */
+    static DirectRows of(CQLSSTableWriter writer) {
+      if (UPDATE_FOR == null) return null;
+      try {
+        ModificationStatement statement = (ModificationStatement) STATEMENT.invokeExact(writer);
+        TableMetadata table = statement.metadata();
+        if (table.params.defaultTimeToLive != 0 || table.isCounter() || table.isCompactTable()) return null;
+        List<ColumnSpecification> bound = statement.getBindVariables();
+        ColumnMetadata[] columns = new ColumnMetadata[bound.size()];
+        for (int i = 0; i < columns.length; i++) {
+          ColumnMetadata column = table.getColumn(bound.get(i).name);
+          AbstractType<?> type = column == null ? null : column.type.unwrap();
+          if (type == null || type.isMultiCell() || type.isCollection() || type.isUDT() || type.isTuple() || type.isVector() || type.isCounter()) return null;
+          columns[i] = column;
+        }
+        return new DirectRows((Object) WRITER.invokeExact(writer), columns, table);
+      } catch (Throwable e) {
+        trace("rows go through rawAddRow: " + e);
+        return null;
+      }
+    }
+
+    void add(DecoratedKey key, List<ByteBuffer> values) throws IOException {
+      for (int i = 0; i < columns.length; i++) {
+        ByteBuffer value = values.get(i);
+        if (value == CQLSSTableWriter.UNSET_VALUE) {
+          if (!columns[i].isRegular() && !columns[i].isStatic()) throw new IOException("a row without a value for key column " + columns[i].name);
+        } else if (validate[i]) {
+          columns[i].type.validate(value);
+        }
+      }
+      PartitionUpdate.Builder update;
+      try {
+        update = (PartitionUpdate.Builder) UPDATE_FOR.invokeExact(writer, key);
+      } catch (IOException | RuntimeException | Error e) {
+        throw e;
+      } catch (Throwable e) {
+        throw new IOException(e);
+      }
+      long now = System.currentTimeMillis();
+      long timestamp = now * 1000;
+      long nowInSeconds = now / 1000;
+      if (regularRow) {
+        Builder row = BTreeRow.sortedBuilder();
+        if (clustering.length == 0) {
+          row.newRow(Clustering.EMPTY);
+        } else {
+          ByteBuffer[] parts = new ByteBuffer[clustering.length];
+          for (int i = 0; i < parts.length; i++) parts[i] = values.get(clustering[i]);
+          row.newRow(Clustering.make(parts));
+        }
+        row.addPrimaryKeyLivenessInfo(LivenessInfo.create(timestamp, nowInSeconds));
+        for (int i : regular) {
+          ByteBuffer value = values.get(i);
+          if (value != CQLSSTableWriter.UNSET_VALUE) row.addCell(BufferCell.live(columns[i], timestamp, value));
+        }
+        update.add(row.build());
+      }
+      Builder staticRow = null;
+      for (int i : statics) {
+        ByteBuffer value = values.get(i);
+        if (value == CQLSSTableWriter.UNSET_VALUE) continue;
+        if (staticRow == null) {
+          staticRow = BTreeRow.sortedBuilder();
+          staticRow.newRow(Clustering.STATIC_CLUSTERING);
+        }
+        staticRow.addCell(BufferCell.live(columns[i], timestamp, value));
+      }
+      if (staticRow != null) update.add(staticRow.build());
     }
   }
 
@@ -440,7 +607,7 @@ public final class SSTableImport {
     }
 
     private void work(int laneIndex, int from, int to) {
-      Lane lane = group.lane(laneIndex);
+      Lane lane = group.lane(laneIndex, true);
       Row row = new Row(codecs.length);
       try {
         for (int f = from; f < to && !stop; f++) {
