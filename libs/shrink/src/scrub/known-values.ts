@@ -137,27 +137,45 @@ export class KnownValues {
 
   /** An Aho–Corasick automaton over the values added so far; values added later do not change it. */
   build(): KnownValueMatcher {
-    const folded: string[] = new Array(this.#count);
-    for (let id = 0; id < this.#count; id++) folded[id] = this.#strings.get(this.#records[id * 4]!, this.#records[id * 4 + 1]!);
-    const order = Array.from({ length: this.#count }, (_, id) => id).sort((a, b) => (folded[a]! < folded[b]! ? -1 : folded[a]! > folded[b]! ? 1 : 0));
-    const patterns = order.map((id) => folded[id]!);
-    const kinds = Uint8Array.from(order, (id) => this.#kinds[id]!);
+    const records = this.#records;
+    const strings = this.#strings;
+    // sorted by code unit straight from the packed strings: no JS string per value, even for a moment
+    const order = Int32Array.from({ length: this.#count }, (_, id) => id).sort((a, b) =>
+      strings.compare(records[a * 4]!, records[a * 4 + 1]!, records[b * 4]!, records[b * 4 + 1]!),
+    );
+    const folded = new Uint32Array(order.length * 2);
     const replacements = new Uint32Array(order.length * 2);
-    for (let p = 0; p < order.length; p++) {
-      replacements[2 * p] = this.#records[order[p]! * 4 + 2]!;
-      replacements[2 * p + 1] = this.#records[order[p]! * 4 + 3]!;
+    const kinds = new Uint8Array(order.length);
+    for (let v = 0; v < order.length; v++) {
+      const r = order[v]! * 4;
+      folded[2 * v] = records[r]!;
+      folded[2 * v + 1] = records[r + 1]!;
+      replacements[2 * v] = records[r + 2]!;
+      replacements[2 * v + 1] = records[r + 3]!;
+      kinds[v] = this.#kinds[order[v]!]!;
     }
-    return new KnownValueMatcher(patterns, kinds, replacements, this.#strings);
+    return new KnownValueMatcher({ folded, kinds, replacements, strings });
   }
+}
+
+/** What KnownValues.build() hands to the matcher: distinct folded values sorted by code unit, with their kinds and pseudonyms. */
+export interface SortedKnownValues {
+  /** Handles into `strings`, two words a value. */
+  folded: Uint32Array;
+  kinds: Uint8Array;
+  /** Handles into `strings`, two words a value. */
+  replacements: Uint32Array;
+  strings: PackedStrings;
 }
 
 /**
  * Finds every known value in a text in one pass over it. Where occurrences
  * overlap, the leftmost wins, and of those the longest ("Ann Lee" over "Ann").
  *
- * The trie takes 14 bytes a node (a node per distinct prefix of the values):
- * first child, edge label, fail link and output link; which value ends at a
- * node is looked up only when a match is reported.
+ * The trie takes about 10 bytes a node (a node per distinct prefix of the
+ * values): first child, edge label, fail link and a bit for "a value ends here
+ * or along the fail links". The few nodes with that bit keep their output link
+ * and value in short sorted tables, looked up only when the bit is set.
  */
 export class KnownValueMatcher {
   readonly size: number;
@@ -172,65 +190,74 @@ export class KnownValueMatcher {
   readonly #firstChild: Int32Array;
   readonly #label: Uint16Array;
   readonly #fail: Int32Array;
-  /** The node itself if a value ends there, else the nearest such node along its fail links, else 0. */
-  readonly #outLink: Int32Array;
-  /** Nodes where a value ends, ascending, and the value ending at each. */
-  readonly #terminalNodes: Int32Array;
-  readonly #terminalValues: Int32Array;
+  /** Bit n: node n has an output link (a value ends there, or at a node along its fail links). */
+  readonly #hasOutput: Uint32Array;
+  /** Nodes with an output link, ascending; for each, the link (the node itself or the nearest along its fail links where a value ends) and the value ending at the node itself, or -1. */
+  readonly #outputNodes: Int32Array;
+  readonly #outputLinks: Int32Array;
+  readonly #outputValues: Int32Array;
   /** The root's transitions as a direct table: most steps of a search start at the root. */
   readonly #rootNext: Int32Array;
 
-  /** Built by KnownValues.build(): distinct values sorted by code unit, with their kinds and pseudonyms' handles. */
-  constructor(sortedPatterns: readonly string[], kinds: Uint8Array, replacements: Uint32Array, strings: PackedStrings) {
-    const count = sortedPatterns.length;
+  constructor(values: SortedKnownValues) {
+    const { folded, strings } = values;
+    const count = values.kinds.length;
+    const length = (v: number) => folded[2 * v + 1]! >>> 1;
+    const codeAt = (v: number, i: number) => strings.codeAt(folded[2 * v]!, folded[2 * v + 1]!, i);
     this.size = count;
-    this.#kinds = kinds;
-    this.#replacements = replacements;
+    this.#kinds = values.kinds;
+    this.#replacements = values.replacements;
     this.#strings = strings;
-    this.#lengths = Int32Array.from(sortedPatterns, (p) => p.length);
-    this.#wordEdges = Uint8Array.from(sortedPatterns, (p) => (isWordCode(p.charCodeAt(0)) ? 1 : 0) | (isWordCode(p.charCodeAt(p.length - 1)) ? 2 : 0));
+    this.#lengths = Int32Array.from({ length: count }, (_, v) => length(v));
+    this.#wordEdges = Uint8Array.from({ length: count }, (_, v) => (isWordCode(codeAt(v, 0)) ? 1 : 0) | (isWordCode(codeAt(v, length(v) - 1)) ? 2 : 0));
 
     // a node per distinct prefix: sorted, each value adds the characters it does not share with the one before
     let nodes = 1;
-    for (let p = 0; p < count; p++) nodes += sortedPatterns[p]!.length - (p === 0 ? 0 : commonPrefix(sortedPatterns[p - 1]!, sortedPatterns[p]!));
+    for (let v = 0; v < count; v++) {
+      let common = 0;
+      if (v > 0) while (common < length(v - 1) && common < length(v) && codeAt(v - 1, common) === codeAt(v, common)) common++;
+      nodes += length(v) - common;
+    }
     const firstChild = new Int32Array(nodes + 1);
     const label = new Uint16Array(nodes);
     const fail = new Int32Array(nodes);
-    const outLink = new Int32Array(nodes);
-    const terminalNodes = new Int32Array(count);
-    const terminalValues = new Int32Array(count);
-    // while building: the range of sorted values under each node
-    const low = new Int32Array(nodes);
-    const high = new Int32Array(nodes);
-    high[0] = count;
+    const hasOutput = new Uint32Array(Math.ceil(nodes / 32));
+    const outputs = new OutputTable(count);
+    // while building, per level of the trie: the range of sorted values under each node of the level
+    // being expanded and of the next one (the nodes of one level have disjoint ranges, so at most `count`)
+    let levelLow = new Int32Array(count + 1);
+    let levelHigh = new Int32Array(count + 1);
+    let nextLow = new Int32Array(count + 1);
+    let nextHigh = new Int32Array(count + 1);
+    levelHigh[0] = count;
     let created = 1;
-    let terminals = 0;
     let depth = 0;
-    let levelEnd = 1; // BFS order: the nodes before levelEnd are at `depth` or above
+    let levelStart = 0;
+    let levelEnd = 1;
     for (let node = 0; node < created; node++) {
       if (node === levelEnd) {
         depth++;
+        levelStart = levelEnd;
         levelEnd = created;
+        [levelLow, nextLow] = [nextLow, levelLow];
+        [levelHigh, nextHigh] = [nextHigh, levelHigh];
       }
-      let lo = low[node]!;
-      const hi = high[node]!;
+      let lo = levelLow[node - levelStart]!;
+      const hi = levelHigh[node - levelStart]!;
       // sorted, so a value that ends here comes before its extensions
-      if (lo < hi && sortedPatterns[lo]!.length === depth) {
-        terminalNodes[terminals] = node;
-        terminalValues[terminals++] = lo++;
-      }
+      if (lo < hi && length(lo) === depth) outputs.setValue(node, lo++);
       firstChild[node] = created;
       while (lo < hi) {
-        const code = sortedPatterns[lo]!.charCodeAt(depth);
+        const code = codeAt(lo, depth);
         let end = lo + 1;
-        while (end < hi && sortedPatterns[end]!.charCodeAt(depth) === code) end++;
+        while (end < hi && codeAt(end, depth) === code) end++;
         const child = created++;
         label[child] = code;
-        low[child] = lo;
-        high[child] = end;
+        nextLow[child - levelEnd] = lo;
+        nextHigh[child - levelEnd] = end;
         lo = end;
       }
-      // fail and output links of the new children: every shallower node already has its children
+      // fail and output links of the new children: every shallower node already has its children and links
       for (let child = firstChild[node]!; child < created; child++) {
         let target = 0;
         if (node !== 0) {
@@ -244,26 +271,40 @@ export class KnownValueMatcher {
           }
         }
         fail[child] = target;
-        outLink[child] = sortedPatterns[low[child]!]!.length === depth + 1 ? child : outLink[target]!;
+        const first = nextLow[child - levelEnd]!;
+        const link = length(first) === depth + 1 ? child : hasBit(hasOutput, target) ? outputs.linkOf(target) : 0;
+        if (link !== 0) {
+          hasOutput[child >>> 5] = hasOutput[child >>> 5]! | (1 << (child & 31));
+          outputs.setLink(child, link);
+        }
       }
     }
     firstChild[nodes] = nodes;
     this.#firstChild = firstChild;
     this.#label = label;
     this.#fail = fail;
-    this.#outLink = outLink;
-    this.#terminalNodes = terminalNodes;
-    this.#terminalValues = terminalValues;
+    this.#hasOutput = hasOutput;
+    [this.#outputNodes, this.#outputLinks, this.#outputValues] = outputs.finish();
     this.#rootNext = new Int32Array(0x10000).fill(-1);
     for (let c = firstChild[0]!; c < firstChild[1]!; c++) this.#rootNext[label[c]!] = c;
   }
 
   /** Bytes of the automaton (its pseudonyms stay with the KnownValues it came from). */
   get byteLength(): number {
-    return [this.#kinds, this.#replacements, this.#lengths, this.#wordEdges, this.#firstChild, this.#label, this.#fail, this.#outLink, this.#terminalNodes, this.#terminalValues, this.#rootNext].reduce(
-      (n, a) => n + a.byteLength,
-      0,
-    );
+    return [
+      this.#kinds,
+      this.#replacements,
+      this.#lengths,
+      this.#wordEdges,
+      this.#firstChild,
+      this.#label,
+      this.#fail,
+      this.#hasOutput,
+      this.#outputNodes,
+      this.#outputLinks,
+      this.#outputValues,
+      this.#rootNext,
+    ].reduce((n, a) => n + a.byteLength, 0);
   }
 
   /** Occurrences of known values, leftmost-longest, not overlapping, in text order. */
@@ -272,7 +313,7 @@ export class KnownValueMatcher {
     const { codes, positions, length } = foldText(text);
     const found: number[] = []; // triples: start, end (folded positions, end exclusive), value
     const fail = this.#fail;
-    const outLink = this.#outLink;
+    const hasOutput = this.#hasOutput;
     let state = 0;
     for (let i = 0; i < length; i++) {
       const code = codes[i]!;
@@ -285,8 +326,10 @@ export class KnownValueMatcher {
         if (state === 0) break;
         state = fail[state]!;
       }
-      for (let o = outLink[state]!; o > 0; o = outLink[fail[o]!]!) {
-        const value = this.#valueEndingAt(o);
+      if (!hasBit(hasOutput, state)) continue;
+      // every value ending here: the output link, then the output links along its fail links
+      for (let o = this.#outputLinkOf(state); o > 0; o = hasBit(hasOutput, fail[o]!) ? this.#outputLinkOf(fail[o]!) : 0) {
+        const value = this.#outputValues[this.#outputIndex(o)]!;
         found.push(i + 1 - this.#lengths[value]!, i + 1, value);
       }
     }
@@ -306,8 +349,12 @@ export class KnownValueMatcher {
     return { text: out + text.slice(copied), replaced: matches.length };
   }
 
-  #valueEndingAt(node: number): number {
-    const nodes = this.#terminalNodes;
+  #outputLinkOf(node: number): number {
+    return this.#outputLinks[this.#outputIndex(node)]!;
+  }
+
+  #outputIndex(node: number): number {
+    const nodes = this.#outputNodes;
     let lo = 0;
     let hi = nodes.length - 1;
     while (lo < hi) {
@@ -315,7 +362,7 @@ export class KnownValueMatcher {
       if (nodes[mid]! < node) lo = mid + 1;
       else hi = mid;
     }
-    return this.#terminalValues[lo]!;
+    return lo;
   }
 
   #select(text: string, found: number[], positions: Int32Array): KnownValueMatch[] {
@@ -345,11 +392,69 @@ export class KnownValueMatcher {
   }
 }
 
-function commonPrefix(a: string, b: string): number {
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
-  return i;
+function hasBit(bits: Uint32Array, n: number): boolean {
+  return (bits[n >>> 5]! & (1 << (n & 31))) !== 0;
+}
+
+/**
+ * The output links of the trie's nodes that have one, appended in ascending node
+ * order while the trie is built, and for a node where a value ends, that value.
+ * A node's link is set when it is created (a value ending there makes the link
+ * the node itself), its value when it is expanded, later.
+ */
+class OutputTable {
+  #nodes: Int32Array;
+  #links: Int32Array;
+  #values: Int32Array;
+  #size = 0;
+
+  constructor(capacity: number) {
+    this.#nodes = new Int32Array(Math.max(16, capacity));
+    this.#links = new Int32Array(this.#nodes.length);
+    this.#values = new Int32Array(this.#nodes.length);
+  }
+
+  setValue(node: number, value: number): void {
+    this.#values[this.#indexOf(node)] = value;
+  }
+
+  setLink(node: number, link: number): void {
+    if (this.#size === this.#nodes.length) {
+      const grow = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.#nodes = grow(this.#nodes);
+      this.#links = grow(this.#links);
+      this.#values = grow(this.#values);
+    }
+    this.#nodes[this.#size] = node;
+    this.#links[this.#size] = link;
+    this.#values[this.#size] = -1;
+    this.#size++;
+  }
+
+  linkOf(node: number): number {
+    return this.#links[this.#indexOf(node)]!;
+  }
+
+  finish(): [Int32Array, Int32Array, Int32Array] {
+    return [this.#nodes.slice(0, this.#size), this.#links.slice(0, this.#size), this.#values.slice(0, this.#size)];
+  }
+
+  #indexOf(node: number): number {
+    let lo = 0;
+    let hi = this.#size - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const n = this.#nodes[mid]!;
+      if (n === node) return mid;
+      if (n < node) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
 }
 
 /** A 32-bit hash of a string's code units (FNV-1a with a final mix). */

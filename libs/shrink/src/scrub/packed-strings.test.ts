@@ -29,4 +29,16 @@ describe("PackedStrings", () => {
     expect(strings.byteLength).toBeGreaterThanOrEqual(long.length + 20_000 * 200);
     expect(strings.byteLength).toBeLessThan(long.length + 20_000 * 200 + (3 << 20));
   });
+
+  it("reads code units and orders strings as JS does, across widths", () => {
+    const strings = new PackedStrings();
+    const texts = ["b", "ab", "abc", "", "é", "Олег", "\u{1F3E0}", "abd", "a\u0100"];
+    const handles = new Uint32Array(texts.length * 2);
+    texts.forEach((text, i) => strings.append(text, handles, 2 * i));
+    texts.forEach((text, i) => {
+      for (let c = 0; c < text.length; c++) expect(strings.codeAt(handles[2 * i]!, handles[2 * i + 1]!, c)).toBe(text.charCodeAt(c));
+    });
+    const byPacked = texts.map((_, i) => i).sort((a, b) => strings.compare(handles[2 * a]!, handles[2 * a + 1]!, handles[2 * b]!, handles[2 * b + 1]!));
+    expect(byPacked.map((i) => texts[i])).toEqual([...texts].sort());
+  });
 });

@@ -49,6 +49,25 @@ export class PackedStrings {
     return lengthAndWidth & 1 ? block.toString("utf16le", offset, offset + length * 2) : block.toString("latin1", offset, offset + length);
   }
 
+  /** The code unit at `index` of a handle's string. */
+  codeAt(position: number, lengthAndWidth: number, index: number): number {
+    const block = this.#blocks[Math.floor(position / blockBytes)]!;
+    const offset = position % blockBytes;
+    return lengthAndWidth & 1 ? block.readUInt16LE(offset + 2 * index) : block[offset + index]!;
+  }
+
+  /** Orders two handles' strings by code unit, as `<` orders JS strings. */
+  compare(positionA: number, lengthAndWidthA: number, positionB: number, lengthAndWidthB: number): number {
+    const lengthA = lengthAndWidthA >>> 1;
+    const lengthB = lengthAndWidthB >>> 1;
+    const n = Math.min(lengthA, lengthB);
+    for (let i = 0; i < n; i++) {
+      const d = this.codeAt(positionA, lengthAndWidthA, i) - this.codeAt(positionB, lengthAndWidthB, i);
+      if (d !== 0) return d;
+    }
+    return lengthA - lengthB;
+  }
+
   /** Whether the string of a handle equals `text`, without building a string. */
   equals(position: number, lengthAndWidth: number, text: string): boolean {
     const length = lengthAndWidth >>> 1;
