@@ -114,7 +114,9 @@ async function compiledHelper(cacheDir: string, jars: readonly string[]): Promis
   const building = `${dir}.${randomBytes(4).toString("hex")}.tmp`;
   await mkdir(building, { recursive: true });
   try {
-    await runToEnd(jdkTool("javac"), ["-nowarn", "-cp", jars.join(":"), "-d", building, helperSource]);
+    // a small compiler JVM: the first restore on a machine stays under its memory bound too (~115 MiB, not ~180)
+    const small = ["-J-Xms16m", "-J-Xmx96m", "-J-XX:+UseSerialGC", "-J-XX:TieredStopAtLevel=1", "-J-XX:ReservedCodeCacheSize=16m"];
+    await runToEnd(jdkTool("javac"), [...small, "-nowarn", "-cp", jars.join(":"), "-d", building, helperSource]);
     await writeFile(join(building, "compiler-directives.json"), compilerDirectives);
     // a concurrent restore may have won the race; either copy is the same
     await rename(building, dir).catch(async () => rm(building, { recursive: true, force: true }));
