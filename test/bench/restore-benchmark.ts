@@ -126,7 +126,7 @@ export async function runRestoreBenchmark(
       environment: [
         `${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? "unknown"}), load average at start ${loadAverageAtStart.map((l) => l.toFixed(2)).join(" ")}, at end ${loadavg().map((l) => l.toFixed(2)).join(" ")}`,
         `Cassandra ${releaseVersion} ${node.startedHere ? `started by the bench (heap ${config.heap}, one node, loopback)` : `reused at ${node.contactPoint}`}`,
-        `Node ${process.version}; our restore: \`apps/cli/bin/devenv snapshot restore\` with its defaults (load path auto: on this local node, tables without counters or indexes are written as SSTables by a JVM helper on the node's own jars and imported over JMX; CQL otherwise with 256 requests in flight, 4 connections), a fresh --work-dir (the helper, compiled once, stays in the cache dir)`,
+        `Node ${process.version}; our restore: \`apps/cli/bin/devenv snapshot restore\` with its defaults (load path auto: on this local node, tables without counters or indexes are written as SSTables by a JVM helper on the node's own jars, which reads the verified chunk files itself on 2 threads, and imported over JMX; CQL otherwise with 256 requests in flight, 4 connections), a fresh --work-dir (the helper, compiled once, stays in the cache dir)`,
         `cqlsh: ${"version" in peers.cqlsh ? peers.cqlsh.version : `unavailable (${peers.cqlsh.unavailable})`}`,
         `dsbulk: ${"version" in peers.dsbulk ? `${peers.dsbulk.version} on Java ${peers.dsbulk.javaVersion}` : `unavailable (${peers.dsbulk.unavailable})`}`,
       ],
