@@ -480,10 +480,25 @@ function step(firstChild: Int32Array, label: Uint16Array, node: number, code: nu
   return -1;
 }
 
-/** The folded code units of a text, without skipped marks and with whitespace runs collapsed, and where each came from. */
+// Scratch of foldText: folding runs for every value added and every text searched, and typed
+// arrays of their size would each be an allocation outside the heap. Texts longer than this
+// get arrays of their own, so one huge text does not keep its size for the rest of the run.
+const scratchLimit = 1 << 16;
+let scratchCodes = new Uint16Array(1024);
+let scratchPositions = new Int32Array(1024);
+
+/**
+ * The folded code units of a text, without skipped marks and with whitespace runs
+ * collapsed, and where each came from. The arrays are reused by the next call.
+ */
 function foldText(text: string): { codes: Uint16Array; positions: Int32Array; length: number } {
-  const codes = new Uint16Array(text.length);
-  const positions = new Int32Array(text.length);
+  let codes = scratchCodes;
+  let positions = scratchPositions;
+  if (codes.length < text.length) {
+    codes = new Uint16Array(text.length);
+    positions = new Int32Array(text.length);
+    if (text.length <= scratchLimit) [scratchCodes, scratchPositions] = [codes, positions];
+  }
   let length = 0;
   for (let i = 0; i < text.length; i++) {
     const code = foldCode(text.charCodeAt(i));
