@@ -28,7 +28,7 @@ export class ChunkCache {
   async fill(
     store: BlobStore,
     chunks: readonly SnapshotChunk[],
-    options: { concurrency?: number; onBytes?: (bytes: number, fromCache: boolean) => void; onChunk?: () => void } = {},
+    options: { concurrency?: number; onBytes?: (bytes: number, fromCache: boolean) => void; onChunk?: (chunk: SnapshotChunk) => void } = {},
   ): Promise<{ downloaded: number; cached: number; bytesDownloaded: number }> {
     await mkdir(this.dir, { recursive: true });
     const unique = [...new Map(chunks.map((c) => [c.sha256, c])).values()];
@@ -44,7 +44,7 @@ export class ChunkCache {
         downloaded++;
         bytesDownloaded += chunk.bytes;
       }
-      options.onChunk?.();
+      options.onChunk?.(chunk);
     });
     return { downloaded, cached, bytesDownloaded };
   }

@@ -25,30 +25,36 @@ export class RestoreJournal {
     this.doneChunks = doneChunks;
   }
 
+  /** What the journal at `path` recorded, if it belongs to the same restore; changes nothing. */
+  static async read(path: string, identity: JournalIdentity): Promise<{ schemaCreated: boolean; doneChunks: Set<string> } | undefined> {
+    const previous = await readFile(path, "utf8").catch(() => undefined);
+    if (previous === undefined) return undefined;
+    const [headerLine, ...lines] = previous.split("\n").filter((l) => l.length > 0);
+    const header = headerLine ? JournalHeader.safeParse(safeJson(headerLine)) : undefined;
+    if (
+      !header?.success ||
+      header.data.snapshotId !== identity.snapshotId ||
+      header.data.manifestSha256 !== identity.manifestSha256 ||
+      header.data.keyspace !== identity.keyspace
+    ) {
+      return undefined;
+    }
+    let schemaCreated = false;
+    const doneChunks = new Set<string>();
+    for (const line of lines) {
+      // a torn last line (killed mid-append) is simply not counted
+      const entry = JournalEntry.safeParse(safeJson(line));
+      if (!entry.success) continue;
+      if ("schemaCreated" in entry.data) schemaCreated = true;
+      else doneChunks.add(entry.data.chunkDone);
+    }
+    return { schemaCreated, doneChunks };
+  }
+
   /** Reads the journal at `path` if it belongs to the same restore; otherwise starts a fresh one. */
   static async open(path: string, identity: JournalIdentity, now: Date): Promise<RestoreJournal> {
-    const previous = await readFile(path, "utf8").catch(() => undefined);
-    if (previous !== undefined) {
-      const [headerLine, ...lines] = previous.split("\n").filter((l) => l.length > 0);
-      const header = headerLine ? JournalHeader.safeParse(safeJson(headerLine)) : undefined;
-      if (
-        header?.success &&
-        header.data.snapshotId === identity.snapshotId &&
-        header.data.manifestSha256 === identity.manifestSha256 &&
-        header.data.keyspace === identity.keyspace
-      ) {
-        let schemaCreated = false;
-        const done = new Set<string>();
-        for (const line of lines) {
-          // a torn last line (killed mid-append) is simply not counted
-          const entry = JournalEntry.safeParse(safeJson(line));
-          if (!entry.success) continue;
-          if ("schemaCreated" in entry.data) schemaCreated = true;
-          else done.add(entry.data.chunkDone);
-        }
-        return new RestoreJournal(path, true, schemaCreated, done);
-      }
-    }
+    const previous = await RestoreJournal.read(path, identity);
+    if (previous) return new RestoreJournal(path, true, previous.schemaCreated, previous.doneChunks);
     await mkdir(dirname(path), { recursive: true });
     await rm(path, { force: true });
     await appendFile(path, `${JSON.stringify({ ...identity, startedAt: now.toISOString() })}\n`);

@@ -89,6 +89,16 @@ describe("restore refuses bad input and leaves the target keyspace untouched", (
     await restoreFails("cut", openStore(chunkDir), "corrupt");
   });
 
+  it("a chunk holding other rows than the manifest says", async () => {
+    // found while the rows are written, which may be after the target was replaced: another keyspace
+    copySnapshot("miscounted", (m) => {
+      const chunk = (m.tables as { chunks: { rows: number }[] }[])[0]!.chunks[0]!;
+      chunk.rows += 1;
+    });
+    const attempt = restoreSnapshot({ store: openStore(storeDir()), snapshotId: "miscounted", client, keyspace: uniqueName("miscounted"), workDir: join(dir, uniqueName("work")) });
+    await expect(attempt).rejects.toMatchObject({ code: "corrupt", message: expect.stringMatching(/holds \d+ rows, the manifest says \d+/) });
+  });
+
   it("a schema this Cassandra rejects", async () => {
     copySnapshot("bad-schema", (m) => {
       const schema = m.schema as { statements: string[] };

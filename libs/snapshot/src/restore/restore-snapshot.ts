@@ -84,25 +84,99 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
   // the SSTable helper's JVM starts while chunks download; it touches nothing until asked
   const importable = options.loadPath === "cql" ? new Set<string>() : importableTables(manifest);
   const helper = importable.size === 0 ? Promise.resolve(undefined) : startHelper(options, keyspace);
+  // settled once the target's schema exists (or cannot): SSTables are written meanwhile, imported only then
+  const schema = settleable();
+  let sstableLane: Promise<void> | undefined;
+  // a failed restore stops the helper mid-group rather than wait for it
+  const laneAbort = new AbortController();
+  const laneSignal = AbortSignal.any([signal, laneAbort.signal]);
   try {
-    // 1. download and verify everything before touching the target
+    const journalPath = join(options.workDir, "journals", `${keyspace}.ndjson`);
+    const identity = { snapshotId: manifest.id, manifestSha256: manifestDigest(manifest), keyspace };
+    const previous = await RestoreJournal.read(journalPath, identity);
+    const userTypes = userTypesOf(manifest.schema.types);
+    const work = manifest.tables.flatMap((table) => {
+      const loader = new TableLoader(client, keyspace, table, userTypes);
+      return table.chunks.map((chunk, index) => ({ loader, chunk, key: `${table.name}/${index}/${chunk.sha256}` }));
+    });
+    const todo = work.filter((w) => !previous?.doneChunks.has(w.key));
+    // opened once every chunk is verified: a failed download leaves an earlier restore's journal alone
+    const opened: { journal?: RestoreJournal } = {};
+    let rows = 0;
+    const finished = async (item: LoadItem, loaded: number) => {
+      rows += loaded;
+      await opened.journal!.markChunkDone(item.key);
+      progress.add({ chunksDone: 1, bytesDone: item.chunk.bytes });
+    };
+    const limits = {
+      inFlight: new Semaphore(options.requestConcurrency ?? 256),
+      maxBatchRows: options.maxBatchRows ?? 64,
+      maxBatchBytes: options.maxBatchBytes ?? 32 * 1024,
+      signal,
+    };
+    const loadByCql = async (items: LoadItem[]) => {
+      await schema.settled;
+      await mapBounded(items, options.chunkConcurrency ?? 4, async (item) => {
+        signal.throwIfAborted();
+        const loaded = await item.loader.loadChunk(
+          cache.pathOf(item.chunk.sha256),
+          limits,
+          (n) => progress.add({ rowsDone: n }),
+          opened.journal!.resumed && item.loader.table.counter,
+        );
+        checkRowCount(item, loaded);
+        await finished(item, loaded);
+      });
+    };
+
+    // 1. download and verify everything before touching the target; a table's SSTables are
+    //    written as soon as its chunks are verified, and imported once the schema exists
     const chunks = manifest.tables.flatMap((t) => t.chunks);
     const cache = new ChunkCache(join(options.workDir, "chunks"));
-    progress.update({ phase: "download", bytesTotal: manifest.totals.bytes, chunksTotal: chunks.length, rowsTotal: manifest.totals.rows });
-    const fetched = await cache.fill(options.store, chunks, {
-      concurrency: options.downloadConcurrency ?? 4,
-      onBytes: (n) => progress.add({ bytesDone: n }),
-      onChunk: () => progress.add({ chunksDone: 1 }),
+    const verified = new Map(chunks.map((c) => [c.sha256, settleable()]));
+    const bySSTables = importable.size === 0 ? [] : todo.filter((w) => importable.has(w.loader.table.name));
+    const importedTables = [...new Set(bySSTables.map((w) => w.loader.table.name))];
+    const cqlItems = todo.filter((w) => !bySSTables.includes(w));
+    sstableLane = runSSTableLane(helper, bySSTables, importedTables, {
+      chunksVerified: (items) => Promise.all(items.map((w) => verified.get(w.chunk.sha256)!.settled)),
+      importItems: (sstableHelper, group) =>
+        importGroup(sstableHelper, client, keyspace, manifest, userTypes, group, {
+          onRows: (n) => progress.add({ rowsDone: n }),
+          cache,
+          finished,
+          signal: laneSignal,
+          onNote: options.onNote,
+          beforeImport: () => schema.settled,
+        }),
+      loadByCql,
+      onNote: options.onNote,
+      signal: laneSignal,
     });
+    // a failure it meets while the download runs (a chunk's rows not as the manifest says)
+    // ends the restore before the target is touched
+    let laneFailure: { error: unknown } | undefined;
+    sstableLane.catch((error: unknown) => (laneFailure = { error }));
+    progress.update({ phase: "download", bytesTotal: manifest.totals.bytes, chunksTotal: chunks.length, rowsTotal: manifest.totals.rows });
+    const fetched = await cache
+      .fill(options.store, chunks, {
+        concurrency: options.downloadConcurrency ?? 4,
+        onBytes: (n) => progress.add({ bytesDone: n }),
+        onChunk: (chunk) => {
+          verified.get(chunk.sha256)?.resolve();
+          progress.add({ chunksDone: 1 });
+        },
+      })
+      .catch((error: unknown) => {
+        for (const v of verified.values()) v.reject(error);
+        throw error;
+      });
     signal.throwIfAborted();
+    if (laneFailure) throw laneFailure.error;
     const downloadDone = Date.now();
 
     // 2. resume or start over; a schema this node rejects never costs an existing target
-    const journal = await RestoreJournal.open(
-      join(options.workDir, "journals", `${keyspace}.ndjson`),
-      { snapshotId: manifest.id, manifestSha256: manifestDigest(manifest), keyspace },
-      now(),
-    );
+    const journal = await RestoreJournal.open(journalPath, identity, now());
+    opened.journal = journal;
     const targetExists = await keyspaceExists(client, keyspace);
     progress.update({ phase: "schema", bytesDone: 0, chunksDone: 0 });
     if (!(journal.resumed && journal.schemaCreated && targetExists)) {
@@ -121,72 +195,16 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     }
     const schemaDone = Date.now();
 
-    // 3. load every chunk not yet journalled
-    const userTypes = userTypesOf(manifest.schema.types);
-    const limits = {
-      inFlight: new Semaphore(options.requestConcurrency ?? 256),
-      maxBatchRows: options.maxBatchRows ?? 64,
-      maxBatchBytes: options.maxBatchBytes ?? 32 * 1024,
-      signal,
-    };
-    const work = manifest.tables.flatMap((table) => {
-      const loader = new TableLoader(client, keyspace, table, userTypes);
-      return table.chunks.map((chunk, index) => ({ loader, chunk, key: `${table.name}/${index}/${chunk.sha256}` }));
-    });
+    // 3. load every chunk not yet journalled (rows written as SSTables so far are counted already)
     const alreadyDone = work.filter((w) => journal.doneChunks.has(w.key));
     progress.update({
       phase: "load",
       chunksDone: alreadyDone.length,
-      rowsDone: alreadyDone.reduce((n, w) => n + w.chunk.rows, 0),
+      rowsDone: progress.snapshot().rowsDone + alreadyDone.reduce((n, w) => n + w.chunk.rows, 0),
       bytesDone: alreadyDone.reduce((n, w) => n + w.chunk.bytes, 0),
     });
-    let rows = 0;
-    const finished = async (item: LoadItem, loaded: number) => {
-      rows += loaded;
-      await journal.markChunkDone(item.key);
-      progress.add({ chunksDone: 1, bytesDone: item.chunk.bytes });
-    };
-    const loadByCql = (items: LoadItem[]) =>
-      mapBounded(items, options.chunkConcurrency ?? 4, async (item) => {
-        signal.throwIfAborted();
-        const loaded = await item.loader.loadChunk(
-          cache.pathOf(item.chunk.sha256),
-          limits,
-          (n) => progress.add({ rowsDone: n }),
-          journal.resumed && item.loader.table.counter,
-        );
-        checkRowCount(item, loaded);
-        await finished(item, loaded);
-      });
-
-    const todo = work.filter((w) => !journal.doneChunks.has(w.key));
-    const sstableHelper = await helper;
-    const bySSTables = sstableHelper ? todo.filter((w) => importable.has(w.loader.table.name)) : [];
-    const importedTables = [...new Set(bySSTables.map((w) => w.loader.table.name))];
-    const sstableLane = async () => {
-      if (!sstableHelper) return;
-      const groups = importGroups(bySSTables);
-      for (let g = 0; g < groups.length; g++) {
-        signal.throwIfAborted();
-        try {
-          await importGroup(sstableHelper, client, keyspace, manifest, userTypes, groups[g]!, {
-            onRows: (n) => progress.add({ rowsDone: n }),
-            cache,
-            finished,
-            signal,
-            onNote: options.onNote,
-          });
-        } catch (error) {
-          if (error instanceof SnapshotError || signal.aborted) throw error;
-          // rewriting rows is exact for tables without counters, so the rest goes by CQL
-          options.onNote?.(`SSTable import failed (${(error as Error).message}); loading the rest by CQL`);
-          importedTables.splice(0, importedTables.length, ...new Set(groups.slice(0, g).flat().map((w) => w.loader.table.name)));
-          await loadByCql(groups.slice(g).flat());
-          return;
-        }
-      }
-    };
-    await Promise.all([loadByCql(todo.filter((w) => !bySSTables.includes(w))), sstableLane()]);
+    schema.resolve();
+    await Promise.all([loadByCql(cqlItems), sstableLane]);
     await journal.remove();
     const end = Date.now();
     progress.update({ phase: "done" }, true);
@@ -206,8 +224,66 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
         total: (end - started) / 1000,
       },
     };
+  } catch (error) {
+    // the lane stops at once: nothing it wrote is imported
+    schema.reject(error);
+    laneAbort.abort(error);
+    await sstableLane?.catch(() => {});
+    throw error;
   } finally {
     await (await helper.catch(() => undefined))?.close();
+  }
+}
+
+/** A promise settled from outside; `settled` never counts as an unhandled rejection. */
+function settleable(): { settled: Promise<void>; resolve: () => void; reject: (error: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const settled = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  settled.catch(() => {});
+  return { settled, resolve, reject };
+}
+
+/**
+ * The SSTable tables' groups, one after another: each written once its chunks are verified
+ * and imported once the schema exists; after a helper failure, the rest goes by CQL.
+ */
+async function runSSTableLane(
+  started: Promise<SSTableImport | undefined>,
+  items: LoadItem[],
+  importedTables: string[],
+  lane: {
+    chunksVerified: (items: LoadItem[]) => Promise<unknown>;
+    importItems: (helper: SSTableImport, group: LoadItem[]) => Promise<void>;
+    loadByCql: (items: LoadItem[]) => Promise<void>;
+    onNote: ((message: string) => void) | undefined;
+    signal: AbortSignal;
+  },
+): Promise<void> {
+  if (items.length === 0) return;
+  const helper = await started;
+  if (!helper) {
+    importedTables.length = 0;
+    await lane.loadByCql(items);
+    return;
+  }
+  const groups = importGroups(items);
+  for (let g = 0; g < groups.length; g++) {
+    lane.signal.throwIfAborted();
+    await lane.chunksVerified(groups[g]!);
+    try {
+      await lane.importItems(helper, groups[g]!);
+    } catch (error) {
+      if (error instanceof SnapshotError || lane.signal.aborted) throw error;
+      // rewriting rows is exact for tables without counters, so the rest goes by CQL
+      lane.onNote?.(`SSTable import failed (${(error as Error).message}); loading the rest by CQL`);
+      importedTables.splice(0, importedTables.length, ...new Set(groups.slice(0, g).flat().map((w) => w.loader.table.name)));
+      await lane.loadByCql(groups.slice(g).flat());
+      return;
+    }
   }
 }
 
@@ -286,6 +362,8 @@ async function importGroup(
     finished: (item: LoadItem, loaded: number) => Promise<void>;
     signal: AbortSignal;
     onNote: ((message: string) => void) | undefined;
+    /** Resolves once the target's schema exists: nothing is imported before. */
+    beforeImport: () => Promise<void>;
   },
 ): Promise<void> {
   const { onRows, cache, finished, signal } = context;
@@ -297,7 +375,7 @@ async function importGroup(
     manifest,
     userTypes,
     loader.insertStatements,
-    items.map((item) => ({ path: cache.pathOf(item.chunk.sha256), rawBytes: item.chunk.rawBytes, rows: item.chunk.rows })),
+    items.map((item) => ({ path: cache.pathOf(item.chunk.sha256), rows: item.chunk.rows })),
     {
       workers: sstableWriters,
       onRows: (n) => {
@@ -305,6 +383,7 @@ async function importGroup(
         onRows(n);
       },
       signal,
+      beforeImport: context.beforeImport,
     },
   );
   if ("rows" in byHelper) {
@@ -313,6 +392,8 @@ async function importGroup(
     return;
   }
   onRows(-reported);
+  // the rows are encoded for the target's table as the driver sees it: once it exists
+  await context.beforeImport();
   context.onNote?.(`the SSTable writer does not read every value of ${loader.table.name} as the driver would (${byHelper.unparsed}); encoding its rows here`);
 
   const metadata = await client.metadata.getTable(keyspace, loader.table.name);
@@ -339,7 +420,7 @@ async function importGroup(
         counts.push(loaded);
       }
     },
-    signal,
+    { signal, beforeImport: context.beforeImport },
   );
   for (const [i, item] of items.entries()) await finished(item, counts[i]!);
 }

@@ -12,6 +12,7 @@ import cassandra from "cassandra-driver";
 import type { SnapshotManifest, SnapshotTable } from "@devenv/protocol";
 import { parseCqlType, quoteIdentifier, type CqlType } from "../cql/cql-type.ts";
 import type { UserTypes } from "../cql/value-codec.ts";
+import { SnapshotError } from "../errors.ts";
 import { createTypeStatement } from "../schema/keyspace-schema.ts";
 
 /**
@@ -247,10 +248,11 @@ export class SSTableImport {
 
   /**
    * Has the helper read the chunk files itself (gzip NDJSON, verified beforehand), bind
-   * their rows, write them as SSTables with `workers` threads and import them into
-   * keyspace.table. Resolves with each file's row count, or with `unparsed` (why) when a
-   * value is not one the helper reads exactly as the driver would: then nothing was
-   * imported and the helper waits for the next group.
+   * their rows and write them as SSTables with `workers` threads, then, once `beforeImport`
+   * resolved, import them into keyspace.table. Resolves with each file's row count, or with
+   * `unparsed` (why) when a value is not one the helper reads exactly as the driver would:
+   * then nothing was imported and the helper waits for the next group. A file that does not
+   * hold the rows the manifest says is a corrupt snapshot.
    */
   async importFiles(
     keyspace: string,
@@ -258,8 +260,8 @@ export class SSTableImport {
     manifest: SnapshotManifest,
     userTypes: UserTypes,
     statements: readonly { query: string; columns: readonly number[] }[],
-    files: readonly { path: string; rawBytes: number; rows: number }[],
-    options: { workers: number; onRows: (rows: number) => void; signal: AbortSignal },
+    files: readonly { path: string; rows: number }[],
+    options: { workers: number; onRows: (rows: number) => void; signal: AbortSignal; beforeImport: () => Promise<void> },
   ): Promise<{ rows: number[] } | { unparsed: string }> {
     const dir = this.groupHeader(keyspace, table, manifest, statements.map((s) => s.query));
     try {
@@ -273,21 +275,26 @@ export class SSTableImport {
       this.out.int32(files.length);
       for (const file of files) {
         this.out.utf8(file.path);
-        this.out.int64(file.rawBytes);
         this.out.int64(file.rows);
       }
       await this.flush();
-      const reply = await this.reply(options.onRows, options.signal);
-      if (reply.startsWith("unparsed ")) return { unparsed: reply.slice("unparsed ".length) };
-      const imported = /^imported((?: \d+)*)$/.exec(reply);
-      if (!imported) throw new Error(reply);
-      return { rows: imported[1]!.trim().split(" ").filter(Boolean).map(Number) };
+      const written = await this.reply(options.onRows, options.signal);
+      if (written.startsWith("unparsed ")) return { unparsed: written.slice("unparsed ".length) };
+      if (written.startsWith("corrupt ")) throw new SnapshotError("corrupt", written.slice("corrupt ".length));
+      const counts = /^written((?: \d+)*)$/.exec(written);
+      if (!counts) throw new Error(written);
+      await options.beforeImport();
+      this.out.byte(0x49); // 'I'
+      await this.flush();
+      const imported = await this.reply(() => {}, options.signal);
+      if (imported !== "imported") throw new Error(imported);
+      return { rows: counts[1]!.trim().split(" ").filter(Boolean).map(Number) };
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
 
-  /** Writes the rows `rowsOf` yields (encoded here) as SSTables and imports them into keyspace.table. */
+  /** Writes the rows `rowsOf` yields (encoded here) as SSTables and, once `beforeImport` resolved, imports them into keyspace.table. */
   async importRows(
     keyspace: string,
     table: SnapshotTable,
@@ -296,7 +303,7 @@ export class SSTableImport {
     typeInfos: readonly (readonly unknown[])[],
     statements: readonly string[],
     rowsOf: () => AsyncIterable<{ statement: number; values: readonly unknown[] }>,
-    signal: AbortSignal,
+    options: { signal: AbortSignal; beforeImport: () => Promise<void> },
   ): Promise<void> {
     const dir = this.groupHeader(keyspace, table, manifest, statements);
     try {
@@ -317,10 +324,15 @@ export class SSTableImport {
         }
         if (this.out.length >= 256 * 1024) await this.flush();
       }
-      this.out.byte(0x43); // 'C'
+      this.out.byte(0x57); // 'W'
       await this.flush();
-      const reply = await this.reply(() => {}, signal);
-      if (reply !== "imported") throw new Error(reply);
+      const written = await this.reply(() => {}, options.signal);
+      if (written !== "written") throw new Error(written);
+      await options.beforeImport();
+      this.out.byte(0x49); // 'I'
+      await this.flush();
+      const imported = await this.reply(() => {}, options.signal);
+      if (imported !== "imported") throw new Error(imported);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

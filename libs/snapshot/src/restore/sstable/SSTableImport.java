@@ -63,16 +63,17 @@ import org.apache.cassandra.utils.vint.VIntCoding;
  *              partition key column count (they come first in every statement)
  *          then either rows encoded by the caller:
  *          'R' row: statement index (byte), value count (int), values (int length, bytes; -1 = unset)
- *          'C' commit the group: close its writers and import their SSTables
+ *          'W' the rows are all sent: close the group's writers
  *          or the chunk files themselves, which this process reads, parses and encodes:
  *          'F' files: worker count, column types (see readType), per statement its column
- *              indexes, clustering column indexes, files (path, raw bytes, rows); then the
- *              group is written and imported at once
- *   stdout "@devenv ready", then per group "@devenv imported" ('C'), "@devenv imported <rows per
- *          file>" or "@devenv unparsed <reason>" ('F': a value this process does not parse
- *          exactly as the caller would; nothing was imported), "@devenv rows <n>" while files
- *          are written, or "@devenv failed <reason>" and the process ends (the JVM itself may
- *          print other lines there)
+ *              indexes, clustering column indexes, files (path, rows): the group is written
+ *          'I' import the written group (the caller may first wait for its keyspace to exist)
+ *   stdout "@devenv ready", then "@devenv written" ('W'), "@devenv imported" ('I'); for 'F'
+ *          "@devenv rows <n>" while files are written, then "@devenv written <rows per file>", or
+ *          "@devenv unparsed <reason>" (a value this process does not parse exactly as the caller
+ *          would) or "@devenv corrupt <reason>" (a file does not hold the rows the caller said),
+ *          and the group is dropped; or "@devenv failed <reason>" and the process ends (the JVM
+ *          itself may print other lines there)
  *
  * Strings are an int byte length then UTF-8. A file's rows are bound exactly as the
  * caller's driver binds the same JSON values (see Codec), so both inputs write the same cells.
@@ -88,8 +89,8 @@ public final class SSTableImport {
 
   /**
    * The caller was killed (this process was handed to another parent): what is being written
-   * is for a restore that no longer runs, and a later restore may already have replaced the
-   * keyspace, so nothing more is imported.
+   * is for a restore that no longer runs (and that can no longer ask for its import), so the
+   * writing stops.
    */
   static boolean orphaned() {
     return callerPid() != CALLER;
@@ -161,27 +162,30 @@ public final class SSTableImport {
             group.lane(0, false).add(statement, values);
             break;
           }
-          case 'C':
+          case 'W':
             trace("rows sent");
             group.close();
             trace("sstables written");
             if (orphaned()) break loop;
-            out.println(REPLY + importReply(jmx, group, ""));
-            group = null;
+            out.println(REPLY + "written");
             break;
           case 'F': {
             FileLoad load = FileLoad.read(in, group);
             String[] counts = load.run();
             if (orphaned()) break loop;
             if (counts == null) {
-              out.println(REPLY + "unparsed " + load.unparsed.getMessage().replace('\n', ' '));
+              out.println(REPLY + (load.corrupt != null ? "corrupt " + load.corrupt : "unparsed " + load.unparsed.getMessage().replace('\n', ' ')));
+              group = null;
             } else {
               trace("sstables written");
-              out.println(REPLY + importReply(jmx, group, " " + String.join(" ", counts)));
+              out.println(REPLY + "written " + String.join(" ", counts));
             }
-            group = null;
             break;
           }
+          case 'I':
+            out.println(REPLY + importReply(jmx, group));
+            group = null;
+            break;
           default:
             throw new IOException("unknown request " + op);
         }
@@ -194,10 +198,10 @@ public final class SSTableImport {
     System.exit(0);
   }
 
-  private static String importReply(CompletableFuture<JMXConnector> jmx, Group group, String details) throws Exception {
+  private static String importReply(CompletableFuture<JMXConnector> jmx, Group group) throws Exception {
     List<String> failed = importInto(jmx.join().getMBeanServerConnection(), group);
     trace("imported");
-    return failed.isEmpty() ? "imported" + details : "failed the node could not import " + failed;
+    return failed.isEmpty() ? "imported" : "failed the node could not import " + failed;
   }
 
   private static List<String> importInto(MBeanServerConnection server, Group group) throws Exception {
@@ -508,10 +512,7 @@ public final class SSTableImport {
     }
   }
 
-  /**
-   * Files of one group, split into contiguous runs (one per worker) so each worker's rows
-   * stay in token order and its SSTables cover a token range of their own.
-   */
+  /** The files of one group, read, bound and written by `workers` threads. */
   private static final class FileLoad {
     final Group group;
     int workers;
@@ -519,11 +520,12 @@ public final class SSTableImport {
     int[][] statementColumns;
     int[] clustering;
     String[] paths;
-    long[] rawBytes;
     long[] expectedRows;
     final long[] counts;
+    final java.util.concurrent.atomic.AtomicInteger nextFile = new java.util.concurrent.atomic.AtomicInteger();
     volatile boolean stop;
     volatile Unparsed unparsed;
+    String corrupt;
     Throwable failure;
 
     private FileLoad(Group group, int files) {
@@ -546,11 +548,9 @@ public final class SSTableImport {
       load.statementColumns = statementColumns;
       load.clustering = clustering;
       load.paths = new String[files];
-      load.rawBytes = new long[files];
       load.expectedRows = new long[files];
       for (int f = 0; f < files; f++) {
         load.paths[f] = readString(in);
-        load.rawBytes[f] = in.readLong();
         load.expectedRows[f] = in.readLong();
       }
       return load;
@@ -562,25 +562,12 @@ public final class SSTableImport {
       return values;
     }
 
-    /** Rows per file, or null when a value was not parsed (see `unparsed`); throws when writing failed. */
+    /** Rows per file, or null when a value was not parsed (`unparsed`) or a file's row count is wrong (`corrupt`); throws when writing failed. */
     String[] run() throws Throwable {
-      long total = 0;
-      for (long b : rawBytes) total += b;
-      // contiguous runs of about equal size
-      int[] starts = new int[workers + 1];
-      long seen = 0;
-      int next = 1;
-      for (int f = 0; f < paths.length && next < workers; f++) {
-        seen += rawBytes[f];
-        if (seen * workers >= total * next && f + 1 < paths.length) starts[next++] = f + 1;
-      }
-      while (next <= workers) starts[next++] = paths.length;
       Thread[] threads = new Thread[workers];
       for (int w = 0; w < workers; w++) {
         int lane = w;
-        int from = starts[w];
-        int to = starts[w + 1];
-        threads[w] = new Thread(() -> work(lane, from, to), "writer-" + w);
+        threads[w] = new Thread(() -> work(lane), "writer-" + w);
         threads[w].start();
       }
       for (Thread t : threads) t.join();
@@ -592,11 +579,15 @@ public final class SSTableImport {
         group.closeQuietly();
         throw failure;
       }
-      for (int f = 0; unparsed == null && f < counts.length; f++) {
-        // nothing is imported from a file that does not hold what the caller expects
-        if (counts[f] != expectedRows[f]) unparsed = new Unparsed("chunk " + paths[f] + " holds " + counts[f] + " rows, expected " + expectedRows[f]);
-      }
       if (unparsed != null) {
+        group.closeQuietly();
+        return null;
+      }
+      for (int f = 0; corrupt == null && f < counts.length; f++) {
+        // nothing is imported from a file that does not hold what the caller expects
+        if (counts[f] != expectedRows[f]) corrupt = "chunk " + paths[f] + " holds " + counts[f] + " rows, the manifest says " + expectedRows[f];
+      }
+      if (corrupt != null) {
         group.closeQuietly();
         return null;
       }
@@ -606,11 +597,15 @@ public final class SSTableImport {
       return result;
     }
 
-    private void work(int laneIndex, int from, int to) {
+    /**
+     * Takes the next file until none is left: a worker that is scheduled less (a busy machine)
+     * takes fewer. Each worker's files come in the caller's order, so its rows stay in token order.
+     */
+    private void work(int laneIndex) {
       Lane lane = group.lane(laneIndex, true);
       Row row = new Row(codecs.length);
       try {
-        for (int f = from; f < to && !stop; f++) {
+        for (int f = nextFile.getAndIncrement(); f < paths.length && !stop; f = nextFile.getAndIncrement()) {
           try (LineReader lines = new LineReader(paths[f])) {
             long rows = 0;
             long unreported = 0;
