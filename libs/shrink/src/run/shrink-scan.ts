@@ -5,7 +5,9 @@ import { normalizeForAudit } from "../audit/normalize-for-audit.ts";
 import { ShrinkError } from "../errors.ts";
 import type { KeptTablePlan, ShrinkPlan } from "../plan/shrink-plan.ts";
 import { KnownValues, type KnownValueKind } from "../scrub/known-values.ts";
-import { Pseudonyms, withoutKeySuffix } from "../scrub/pseudonyms.ts";
+import { PseudonymOutputs } from "../audit/pseudonym-outputs.ts";
+import { KeyOwners } from "../scrub/key-owners.ts";
+import { Pseudonyms } from "../scrub/pseudonyms.ts";
 import { compileTransform, type CellTransform, type PiiKind } from "../transform/cell-transform.ts";
 import type { OrgScope } from "./org-scope.ts";
 
@@ -40,11 +42,12 @@ const dayMs = 86_400_000;
 export class ShrinkScan {
   readonly known = new KnownValues();
   readonly sourcePii: BloomFilter;
-  readonly pseudonymOutputs = new Set<string>();
+  /** Our own pseudonyms, for the audit: a fake name equal to a real one is not a leak. */
+  readonly pseudonymOutputs: PseudonymOutputs;
   readonly summaries: Map<string, TableSummary>;
   readonly keptPlans: Map<string, KeptTablePlan>;
-  // `${table}.${column}\0${pseudonym}` → the original key value it came from
-  readonly #keyOwners = new Map<string, string>();
+  // (key column, pseudonym) → the original it came from, as keyed fingerprints
+  readonly #keyOwners: KeyOwners;
   readonly #compiled = new Map<string, { plan: KeptTablePlan; transforms: (CellTransform | undefined)[]; piiColumns: { index: number; kind: PiiKind }[] }>();
   readonly #scope: OrgScope;
   readonly #oldestKept: Map<string, number>;
@@ -53,6 +56,8 @@ export class ShrinkScan {
     const { plan, scope } = options;
     this.#scope = scope;
     this.sourcePii = new BloomFilter(options.expectedPiiValues, 1e-9);
+    this.pseudonymOutputs = new PseudonymOutputs(options.secret);
+    this.#keyOwners = new KeyOwners(options.secret);
     this.keptPlans = new Map(plan.tables.filter((t): t is KeptTablePlan => t.action === "keep").map((t) => [t.name, t]));
     this.summaries = new Map(
       plan.tables.map((t) => [t.name, { table: t.name, action: t.action, rowsRead: 0, rowsKept: 0, droppedByOrg: 0, droppedByTime: 0, cellsTransformed: 0 }]),
@@ -70,9 +75,8 @@ export class ShrinkScan {
           onPii: (kind, original, pseudonym) => {
             this.known.add(kind, original, pseudonym);
             this.#addSourcePii(kind, original);
-            this.pseudonymOutputs.add(pseudonym.toLowerCase());
-            // key-mode names carry a suffix; the audit reads word runs, so the bare fake is ours too
-            this.pseudonymOutputs.add(withoutKeySuffix(pseudonym).toLowerCase());
+            // key-mode names carry a suffix: the bare fake is added as ours too
+            this.pseudonymOutputs.add(pseudonym);
           },
           onTransformed: () => summary.cellsTransformed++,
         }, column.isKey);
@@ -80,7 +84,7 @@ export class ShrinkScan {
         // a pseudonym shared by two distinct key values would silently merge rows: fail instead
         return (value: JsonValue) => {
           const out = fn(value);
-          this.#claimKey(`${table.name}.${column.name}\u0000${JSON.stringify(out)}`, JSON.stringify(value));
+          this.#keyOwners.claim(`${table.name}.${column.name}`, JSON.stringify(out), JSON.stringify(value));
           return out;
         };
       });
@@ -134,8 +138,8 @@ export class ShrinkScan {
       yield JSON.stringify(["summary", s.table, s.rowsRead, s.rowsKept, s.droppedByOrg, s.droppedByTime, s.cellsTransformed]);
     }
     for (const [kind, folded, replacement] of this.known.entries()) yield JSON.stringify(["known", kind, folded, replacement]);
-    for (const output of this.pseudonymOutputs) yield JSON.stringify(["output", output]);
-    for (const [owner, original] of this.#keyOwners) yield JSON.stringify(["key", owner, original]);
+    for (const fingerprint of this.pseudonymOutputs.fingerprints()) yield JSON.stringify(["output", fingerprint]);
+    for (const [owner, original] of this.#keyOwners.entries()) yield JSON.stringify(["key", owner, original]);
     yield JSON.stringify(["source-pii", this.sourcePii.count, Buffer.from(this.sourcePii.toBytes()).toString("base64")]);
   }
 
@@ -158,10 +162,10 @@ export class ShrinkScan {
         this.known.addFolded(entry[1] as KnownValueKind, entry[2] as string, entry[3] as string);
         return;
       case "output":
-        this.pseudonymOutputs.add(entry[1] as string);
+        this.pseudonymOutputs.addFingerprint(entry[1] as string);
         return;
       case "key":
-        this.#claimKey(entry[1] as string, entry[2] as string);
+        this.#keyOwners.claimFingerprints(entry[1] as string, entry[2] as string);
         return;
       case "source-pii":
         this.sourcePii.unionWith(Buffer.from(entry[2] as string, "base64"), entry[1] as number);
@@ -169,15 +173,6 @@ export class ShrinkScan {
       default:
         throw new ShrinkError("failed", `unknown line in a shrink part's state: ${String(entry[0])}`);
     }
-  }
-
-  #claimKey(owner: string, original: string): void {
-    const previous = this.#keyOwners.get(owner);
-    if (previous !== undefined && previous !== original) {
-      const [column = owner, pseudonym = ""] = owner.split("\u0000");
-      throw new ShrinkError("failed", `pseudonym collision in key column ${column}: two distinct values map to ${pseudonym}`);
-    }
-    this.#keyOwners.set(owner, original);
   }
 
   #addSourcePii(kind: PiiKind, value: string): void {

@@ -188,15 +188,7 @@ export async function finishShrink(input: FinishShrinkInput): Promise<ShrinkResu
   const started = input.started ?? Date.now();
   const progress = progressReporter(input.onProgress, started);
   const plans = tablePlansOf(prepared);
-  const matcher = scan.known.build();
-  const textColumns = new Map(
-    [...scan.keptPlans.values()].map((t) => [t.name, t.columns.filter((c) => mentionsText(c.transform)).map((c) => c.index)]),
-  );
-  const final: StagedChunk[] = [];
-  for (const chunk of input.staged) {
-    const columns = textColumns.get(chunk.table) ?? [];
-    final.push(columns.length > 0 && scan.known.size > 0 ? await replaceKnownValues(chunk, columns, matcher, stagingDir) : chunk);
-  }
+  const final = await replaceKnownValuesEverywhere(scan, input.staged, stagingDir);
   progress({ phase: "verify", rowsDone: 0, chunksDone: 0, chunksTotal: final.length });
   const audit = await auditChunks(final, plans.map((p) => p.table), { sourcePii: scan.sourcePii, pseudonymOutputs: scan.pseudonymOutputs });
   if (audit.findings.length > 0) {
@@ -223,6 +215,20 @@ export async function finishShrink(input: FinishShrinkInput): Promise<ShrinkResu
     audit,
     seconds: (Date.now() - started) / 1000,
   };
+}
+
+/** The free-text pass over every chunk; its automaton is garbage once this returns, before the audit. */
+async function replaceKnownValuesEverywhere(scan: ShrinkScan, staged: readonly StagedChunk[], stagingDir: string): Promise<StagedChunk[]> {
+  const matcher = scan.known.build();
+  const textColumns = new Map(
+    [...scan.keptPlans.values()].map((t) => [t.name, t.columns.filter((c) => mentionsText(c.transform)).map((c) => c.index)]),
+  );
+  const final: StagedChunk[] = [];
+  for (const chunk of staged) {
+    const columns = textColumns.get(chunk.table) ?? [];
+    final.push(columns.length > 0 && scan.known.size > 0 ? await replaceKnownValues(chunk, columns, matcher, stagingDir) : chunk);
+  }
+  return final;
 }
 
 export function progressReporter(onProgress: ((progress: ShrinkProgress) => void) | undefined, started: number) {
