@@ -23,6 +23,8 @@ export interface DevenvServerOptions extends ControlPlaneOptions {
   jobConcurrency?: number;
   /** Shrink tasks (token-range parts) run at once by this replica, besides the jobs (default 2). */
   taskConcurrency?: number;
+  /** How often an idle job runner looks for work (jobs, other replicas' tasks); default 1 s. */
+  jobPollMs?: number;
   /** Local instances' agents that died are noticed within this and started again; default 2 s, 0 turns it off. */
   agentSupervisionIntervalMs?: number;
   /** Fleet maintenance (timeouts, reaper) every this often; default 60 s, 0 turns it off. */
@@ -93,6 +95,7 @@ export async function startDevenvServer(options: DevenvServerOptions): Promise<R
         store,
         concurrency: options.jobConcurrency ?? 1,
         taskConcurrency: options.taskConcurrency ?? 2,
+        pollMs: options.jobPollMs,
         handlers: {
           ...shrinkJobHandlers({ store, blobs, env: options.env }),
           refresh: refreshJobHandler({
