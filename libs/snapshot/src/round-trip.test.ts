@@ -8,6 +8,7 @@ import { exportSnapshot } from "./export/export-snapshot.ts";
 import { restoreSnapshot } from "./restore/restore-snapshot.ts";
 import { openStore } from "./store/open-store.ts";
 import type { BlobStore } from "./store/blob-store.ts";
+import { canonical, decimal } from "./test-support/driver-values.ts";
 import { S3Client, CreateBucketCommand } from "@aws-sdk/client-s3";
 
 const { types } = cassandra;
@@ -54,7 +55,8 @@ function rowValues(i: number) {
     c_blob: i % 4 === 0 ? Buffer.alloc(0) : Buffer.from(Array.from({ length: 32 }, (_, j) => (i * 31 + j) % 256)),
     c_boolean: i % 2 === 0,
     c_date: [types.LocalDate.fromString("1970-01-01"), types.LocalDate.fromString("-0200-03-04"), types.LocalDate.fromString("9999-12-31")][i % 3],
-    c_decimal: types.BigDecimal.fromString(["0.000000000000000000001", "-123456789012345678901234567890.5", "1E+30"][i % 3]!),
+    // scales positive, zero and negative (1E+30, -7E+2147483648: unscaled 1 and -7, scales -30 and the least int)
+    c_decimal: [decimal("1", 21), decimal("-1234567890123456789012345678905", 1), decimal("1", -30), decimal("0", -3), decimal("-7", -2147483648), decimal("-50", 2)][i % 6],
     c_double: [Number.NaN, Number.POSITIVE_INFINITY, -0, 1 / 3, -1e308][i % 5],
     c_duration: types.Duration.fromString(["1y2mo3w4d5h6m7s8ms9us10ns", "-3d", "0s"][i % 3]!),
     c_float: [1.5, -0, Number.NEGATIVE_INFINITY, 3.4028234663852886e38][i % 4],
@@ -75,7 +77,10 @@ function rowValues(i: number) {
     m_uuid_blob: new Map([[types.Uuid.fromString("00000000-0000-0000-0000-00000000000" + (i % 10)), Buffer.from("ff00", "hex")]]),
     f_list: i % 3 === 0 ? [] : [types.Long.fromNumber(i), types.Long.ONE],
     f_set: new Set([types.InetAddress.fromString("127.0.0.1"), types.InetAddress.fromString("::1")]),
-    f_map: new Map([[types.LocalDate.fromString("2020-02-29"), types.BigDecimal.fromString("3.14")]]),
+    f_map: new Map([
+      [types.LocalDate.fromString("2020-02-29"), decimal("314", 2)],
+      [types.LocalDate.fromString("2020-03-01"), decimal("12", -5)],
+    ]),
     nested: new Map([["k", [new Map([[1, "one"], [2, "two"]]), new Map([[3, "three"]])]]]),
     set_of_tuples: new Set([new types.Tuple(1, "a"), new types.Tuple(2, null)]),
     tup: new types.Tuple(i, i % 2 ? null : "t", [types.Integer.fromNumber(-1)], point(1.25, -2.5)),
@@ -114,22 +119,6 @@ async function populate(client: cassandra.Client, ks: string) {
   await client.execute(`UPDATE ${ks}.hits SET views = views + 1 WHERE page = 'only-views' AND day = '2026-02-01'`);
   await client.execute(`INSERT INTO ${ks}.blob_keys (k, v) VALUES (0x00ff, 'x')`);
   await client.execute(`INSERT INTO ${ks}.blob_keys (k) VALUES (0x01)`);
-}
-
-/** A canonical, codec-independent form of a driver value for comparison. */
-function canonical(value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  if (typeof value === "number") return Object.is(value, -0) ? "-0" : Number.isNaN(value) ? "NaN" : value;
-  if (typeof value !== "object") return value;
-  if (Buffer.isBuffer(value)) return `0x${value.toString("hex")}`;
-  if (value instanceof Date) return `date:${value.getTime()}`;
-  if (value instanceof Map) return [...value].map(([k, v]) => [canonical(k), canonical(v)]);
-  if (value instanceof Set || Array.isArray(value)) return [...value].map(canonical);
-  if (value instanceof types.Tuple) return { tuple: value.values().map(canonical) };
-  if (value instanceof types.Vector) return { vector: [...value.elements].map(canonical) };
-  const proto = Object.getPrototypeOf(value) as object | null;
-  if (proto !== Object.prototype && proto !== null) return `${value.constructor.name}:${String(value)}`;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, canonical(v)]));
 }
 
 async function dump(client: cassandra.Client, ks: string, table: string): Promise<unknown[]> {

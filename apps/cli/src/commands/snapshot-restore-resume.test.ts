@@ -23,6 +23,20 @@ async function rowsOf(client: cassandra.Client, query: string): Promise<string[]
   return rows.sort();
 }
 
+/** Starts a restore of the 16-chunk snapshot and SIGKILLs it once a few chunks are journalled but most are not. */
+async function killMidway(args: string[]): Promise<void> {
+  const child = spawn(devenv, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  await new Promise<void>((resolveKill, reject) => {
+    child.stderr.on("data", (data: Buffer) => {
+      stderr += data.toString();
+      const done = [...stderr.matchAll(/^load .* (\d+)\/16 chunks/gm)].map((m) => Number(m[1]));
+      if (done.some((n) => n >= 2 && n <= 12)) child.kill("SIGKILL");
+    });
+    child.on("exit", (_code, signal) => (signal === "SIGKILL" ? resolveKill() : reject(new Error(`restore ended before it was killed:\n${stderr}`))));
+  });
+}
+
 describe("devenv snapshot restore", () => {
   let client: cassandra.Client;
   let dir: string;
@@ -64,18 +78,7 @@ describe("devenv snapshot restore", () => {
     const target = uniqueName("dst");
     const workDir = join(dir, "work");
     const args = ["snapshot", "restore", join(dir, "store", "snapshots", "nightly"), "--contact-points", contactPoints(), "--keyspace", target, "--work-dir", workDir, "--concurrency", "2"];
-    const child = spawn(devenv, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    const killed = new Promise<void>((resolveKill, reject) => {
-      child.stderr.on("data", (data: Buffer) => {
-        stderr += data.toString();
-        // kill once a few chunks are journalled but most are not
-        const done = [...stderr.matchAll(/^load .* (\d+)\/16 chunks/gm)].map((m) => Number(m[1]));
-        if (done.some((n) => n >= 2 && n <= 12)) child.kill("SIGKILL");
-      });
-      child.on("exit", (_code, signal) => (signal === "SIGKILL" ? resolveKill() : reject(new Error(`restore ended before it was killed:\n${stderr}`))));
-    });
-    await killed;
+    await killMidway(args);
     expect(existsSync(join(workDir, "journals", `${target}.ndjson`))).toBe(true);
 
     const resumed = run(args);
@@ -83,6 +86,22 @@ describe("devenv snapshot restore", () => {
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain("resumed");
     expect(readdirSync(join(workDir, "journals"))).toEqual([]);
+    expect(await rowsOf(client, `SELECT k, n, m FROM ${target}.a_tallies`)).toEqual(await rowsOf(client, `SELECT k, n, m FROM ${source}.a_tallies`));
+    expect(await rowsOf(client, `SELECT p, c, payload FROM ${target}.events`)).toEqual(await rowsOf(client, `SELECT p, c, payload FROM ${source}.events`));
+  });
+
+  it("starts over when the target keyspace was dropped after the kill (its journalled chunks went with it)", async () => {
+    const target = uniqueName("dst");
+    const workDir = join(dir, "work-dropped");
+    const args = ["snapshot", "restore", join(dir, "store", "snapshots", "nightly"), "--contact-points", contactPoints(), "--keyspace", target, "--work-dir", workDir, "--concurrency", "2"];
+    await killMidway(args);
+    expect(existsSync(join(workDir, "journals", `${target}.ndjson`))).toBe(true);
+    await client.execute(`DROP KEYSPACE ${target}`);
+
+    const again = run(args);
+    expect(again.stderr).not.toMatch(/devenv:/);
+    expect(again.code).toBe(0);
+    expect(again.stdout).not.toContain("resumed");
     expect(await rowsOf(client, `SELECT k, n, m FROM ${target}.a_tallies`)).toEqual(await rowsOf(client, `SELECT k, n, m FROM ${source}.a_tallies`));
     expect(await rowsOf(client, `SELECT p, c, payload FROM ${target}.events`)).toEqual(await rowsOf(client, `SELECT p, c, payload FROM ${source}.events`));
   });

@@ -127,6 +127,36 @@ const floatCodec = nullable({
   fromJson: (v) => (typeof v === "number" ? v : Number(asString(v))),
 });
 
+// Plain notation ("-12.50", scale = digits after the point) while the scale is not negative;
+// "<unscaled>E+<-scale>" ("1E+30") when it is: the driver's own text has no exponent and
+// writes 1E+30 as "1.", which would read back as 1.
+const DECIMAL_PLAIN = /^-?\d+(\.\d*)?$/;
+const DECIMAL_EXPONENT = /^(-?\d+)E\+(\d{1,10})$/;
+const decimalCodec = nullable({
+  toJson: (v) => {
+    const text = String(v);
+    // the driver's text ends in "." exactly when the scale is negative
+    if (!text.endsWith(".")) return text;
+    const bytes = types.BigDecimal.toBuffer(v as InstanceType<typeof types.BigDecimal>);
+    return `${types.Integer.fromBuffer(bytes.subarray(4)).toString()}E+${-bytes.readInt32BE(0)}`;
+  },
+  fromJson: (v) => {
+    const s = asString(v);
+    const exponent = DECIMAL_EXPONENT.exec(s);
+    if (exponent) {
+      const scale = -Number(exponent[2]);
+      if (scale < -0x80000000) throw new ValueCodecError(`decimal exponent out of range: ${s}`);
+      const unscaled = types.Integer.toBuffer(types.Integer.fromString(exponent[1]!));
+      const bytes = Buffer.alloc(4 + unscaled.length);
+      bytes.writeInt32BE(scale, 0);
+      unscaled.copy(bytes, 4);
+      return types.BigDecimal.fromBuffer(bytes);
+    }
+    if (!DECIMAL_PLAIN.test(s)) throw new ValueCodecError(`bad decimal: ${JSON.stringify(s)}`);
+    return types.BigDecimal.fromString(s);
+  },
+});
+
 function nativeCodec(name: NativeTypeName): ValueCodec {
   switch (name) {
     case "ascii":
@@ -146,7 +176,7 @@ function nativeCodec(name: NativeTypeName): ValueCodec {
     case "varint":
       return viaString((s) => types.Integer.fromString(s));
     case "decimal":
-      return viaString((s) => types.BigDecimal.fromString(s));
+      return decimalCodec;
     case "uuid":
       return viaString((s) => types.Uuid.fromString(s));
     case "timeuuid":

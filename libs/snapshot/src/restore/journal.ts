@@ -3,30 +3,45 @@ import { dirname } from "node:path";
 import { z } from "zod";
 
 const JournalHeader = z.object({ snapshotId: z.string(), manifestSha256: z.string(), keyspace: z.string(), startedAt: z.string() });
-const JournalEntry = z.union([z.object({ schemaCreated: z.literal(true) }), z.object({ chunkDone: z.string() })]);
+// the ids Cassandra gave the tables it created: a keyspace dropped and created again since has others
+const JournalEntry = z.union([
+  z.object({ schemaCreated: z.literal(true), tableIds: z.record(z.string(), z.string()) }),
+  z.object({ chunkDone: z.string() }),
+]);
 export type JournalIdentity = Omit<z.infer<typeof JournalHeader>, "startedAt">;
+/** Table name to the id Cassandra gave it. */
+export type TableIds = Readonly<Record<string, string>>;
+
+/** What a killed restore had done: its schema (with the tables' ids) and the chunks loaded since. */
+export interface JournalProgress {
+  tableIds: TableIds;
+  doneChunks: Set<string>;
+}
 
 /**
  * Append-only record of a restore's progress: once the schema is created and
  * then chunk by chunk, each entry written only after every write of that step
  * was acknowledged. A killed restore of the same snapshot into the same
- * keyspace resumes from it; anything else starts over.
+ * keyspace, whose tables are still the ones it created, resumes from it;
+ * anything else starts over.
  */
 export class RestoreJournal {
   readonly path: string;
   readonly resumed: boolean;
-  readonly schemaCreated: boolean;
   readonly doneChunks: ReadonlySet<string>;
 
-  private constructor(path: string, resumed: boolean, schemaCreated: boolean, doneChunks: Set<string>) {
+  private constructor(path: string, resumed: boolean, doneChunks: Set<string>) {
     this.path = path;
     this.resumed = resumed;
-    this.schemaCreated = schemaCreated;
     this.doneChunks = doneChunks;
   }
 
-  /** What the journal at `path` recorded, if it belongs to the same restore; changes nothing. */
-  static async read(path: string, identity: JournalIdentity): Promise<{ schemaCreated: boolean; doneChunks: Set<string> } | undefined> {
+  /**
+   * What the journal at `path` recorded, if it belongs to the same restore and
+   * the target still holds the very tables it created (`currentTableIds`, as
+   * the node has them now); changes nothing.
+   */
+  static async read(path: string, identity: JournalIdentity, currentTableIds: TableIds): Promise<JournalProgress | undefined> {
     const previous = await readFile(path, "utf8").catch(() => undefined);
     if (previous === undefined) return undefined;
     const [headerLine, ...lines] = previous.split("\n").filter((l) => l.length > 0);
@@ -39,30 +54,31 @@ export class RestoreJournal {
     ) {
       return undefined;
     }
-    let schemaCreated = false;
+    let tableIds: TableIds | undefined;
     const doneChunks = new Set<string>();
     for (const line of lines) {
       // a torn last line (killed mid-append) is simply not counted
       const entry = JournalEntry.safeParse(safeJson(line));
       if (!entry.success) continue;
-      if ("schemaCreated" in entry.data) schemaCreated = true;
+      if ("tableIds" in entry.data) tableIds = entry.data.tableIds;
       else doneChunks.add(entry.data.chunkDone);
     }
-    return { schemaCreated, doneChunks };
+    // killed before its schema existed, nothing was loaded; a target dropped or recreated since has lost what was
+    if (tableIds === undefined || !sameTableIds(tableIds, currentTableIds)) return undefined;
+    return { tableIds, doneChunks };
   }
 
-  /** Reads the journal at `path` if it belongs to the same restore; otherwise starts a fresh one. */
-  static async open(path: string, identity: JournalIdentity, now: Date): Promise<RestoreJournal> {
-    const previous = await RestoreJournal.read(path, identity);
-    if (previous) return new RestoreJournal(path, true, previous.schemaCreated, previous.doneChunks);
+  /** Resumes `previous` (what read() returned), or starts a fresh journal when there is none. */
+  static async open(path: string, identity: JournalIdentity, previous: JournalProgress | undefined, now: Date): Promise<RestoreJournal> {
+    if (previous) return new RestoreJournal(path, true, previous.doneChunks);
     await mkdir(dirname(path), { recursive: true });
     await rm(path, { force: true });
     await appendFile(path, `${JSON.stringify({ ...identity, startedAt: now.toISOString() })}\n`);
-    return new RestoreJournal(path, false, false, new Set());
+    return new RestoreJournal(path, false, new Set());
   }
 
-  async markSchemaCreated(): Promise<void> {
-    await appendFile(this.path, `${JSON.stringify({ schemaCreated: true })}\n`);
+  async markSchemaCreated(tableIds: TableIds): Promise<void> {
+    await appendFile(this.path, `${JSON.stringify({ schemaCreated: true, tableIds })}\n`);
   }
 
   async markChunkDone(chunkKey: string): Promise<void> {
@@ -73,6 +89,11 @@ export class RestoreJournal {
   async remove(): Promise<void> {
     await rm(this.path, { force: true });
   }
+}
+
+export function sameTableIds(a: TableIds, b: TableIds): boolean {
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((name) => a[name] === b[name]);
 }
 
 function safeJson(line: string): unknown {

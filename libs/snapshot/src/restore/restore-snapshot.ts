@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type cassandra from "cassandra-driver";
 import type { SnapshotChunk, SnapshotManifest, TransferProgress } from "@devenv/protocol";
@@ -13,7 +14,7 @@ import { readManifest } from "../manifest.ts";
 import { mapBounded, Semaphore } from "../util/bounded.ts";
 import { progressReporter } from "../util/progress.ts";
 import { ChunkCache } from "./chunk-cache.ts";
-import { RestoreJournal } from "./journal.ts";
+import { RestoreJournal, sameTableIds, type TableIds } from "./journal.ts";
 import { findLocalNode, importableTables, SSTableImport } from "./sstable-import.ts";
 import { TableLoader } from "./table-loader.ts";
 
@@ -93,7 +94,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
   try {
     const journalPath = join(options.workDir, "journals", `${keyspace}.ndjson`);
     const identity = { snapshotId: manifest.id, manifestSha256: manifestDigest(manifest), keyspace };
-    const previous = await RestoreJournal.read(journalPath, identity);
+    const previous = await RestoreJournal.read(journalPath, identity, await tableIdsOf(client, keyspace));
     const userTypes = userTypesOf(manifest.schema.types);
     const work = manifest.tables.flatMap((table) => {
       const loader = new TableLoader(client, keyspace, table, userTypes);
@@ -175,11 +176,19 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
     const downloadDone = Date.now();
 
     // 2. resume or start over; a schema this node rejects never costs an existing target
-    const journal = await RestoreJournal.open(journalPath, identity, now());
+    if (previous && !sameTableIds(previous.tableIds, await tableIdsOf(client, keyspace))) {
+      // chunks journalled as loaded were skipped above: their rows went with the dropped tables
+      await rm(journalPath, { force: true });
+      throw new SnapshotError(
+        "failed",
+        `target keyspace ${keyspace} was dropped or recreated while the snapshot downloaded; nothing was written to it — run the restore again to start over`,
+      );
+    }
+    const journal = await RestoreJournal.open(journalPath, identity, previous, now());
     opened.journal = journal;
-    const targetExists = await keyspaceExists(client, keyspace);
     progress.update({ phase: "schema", bytesDone: 0, chunksDone: 0 });
-    if (!(journal.resumed && journal.schemaCreated && targetExists)) {
+    if (!journal.resumed) {
+      const targetExists = await keyspaceExists(client, keyspace);
       if (targetExists) {
         await tryScratchSchema(client, manifest, replication);
         signal.throwIfAborted();
@@ -191,7 +200,7 @@ export async function restoreSnapshot(options: RestoreOptions): Promise<RestoreR
           throw schemaConflict(manifest, error);
         });
       }
-      await journal.markSchemaCreated();
+      await journal.markSchemaCreated(await tableIdsOf(client, keyspace));
     }
     const schemaDone = Date.now();
 
@@ -448,6 +457,12 @@ function validateReplication(replication: string): void {
   if (!/^\{[^;]*\}$/.test(replication.trim())) {
     throw new SnapshotError("invalid-input", `invalid replication "${replication}": expected a CQL map such as ${defaultReplication}`);
   }
+}
+
+/** The ids of the keyspace's tables: a keyspace dropped and created again has new ones. */
+async function tableIdsOf(client: cassandra.Client, keyspace: string): Promise<TableIds> {
+  const result = await client.execute("SELECT table_name, id FROM system_schema.tables WHERE keyspace_name = ?", [keyspace], { prepare: true });
+  return Object.fromEntries(result.rows.map((row) => [String(row.get("table_name")), String(row.get("id"))]));
 }
 
 async function keyspaceExists(client: cassandra.Client, keyspace: string): Promise<boolean> {

@@ -13,24 +13,9 @@ import type { BlobStore } from "../store/blob-store.ts";
 import { openStore } from "../store/open-store.ts";
 import { restoreSnapshot } from "./restore-snapshot.ts";
 import { findLocalNode } from "./sstable-import.ts";
+import { canonical, decimal } from "../test-support/driver-values.ts";
 
 const { types } = cassandra;
-
-/** Driver values in a form that compares by value (Long, BigDecimal, Uuid... by their text). */
-function canonical(value: unknown): unknown {
-  if (value === null || value === undefined) return null;
-  if (typeof value === "number") return Object.is(value, -0) ? "-0" : Number.isNaN(value) ? "NaN" : value;
-  if (typeof value !== "object") return value;
-  if (Buffer.isBuffer(value)) return `0x${value.toString("hex")}`;
-  if (value instanceof Date) return `date:${value.getTime()}`;
-  if (value instanceof Map) return [...value].map(([k, v]) => [canonical(k), canonical(v)]);
-  if (value instanceof Set || Array.isArray(value)) return [...value].map(canonical);
-  if (value instanceof types.Tuple) return { tuple: value.values().map(canonical) };
-  if (value instanceof types.Vector) return { vector: [...value.elements].map(canonical) };
-  const proto = Object.getPrototypeOf(value) as object | null;
-  if (proto !== Object.prototype && proto !== null) return `${value.constructor.name}:${String(value)}`;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, canonical(v)]));
-}
 
 async function dump(client: cassandra.Client, ks: string, table: string): Promise<string[]> {
   const rows: string[] = [];
@@ -153,7 +138,7 @@ describe("restore through SSTables imported into the local node", () => {
           none ? undefined : i % 4 === 0 ? Buffer.alloc(0) : Buffer.from([i % 256, 0, 255]),
           none ? undefined : i % 2 === 0,
           none ? undefined : types.LocalDate.fromString(["1970-01-01", "-0200-03-04", "9999-12-31", "2024-02-29"][i % 4]!),
-          none ? undefined : types.BigDecimal.fromString(["0.000000000000000000001", "-123456789012345678901234567890.5", "7", "-0.50"][i % 4]!),
+          none ? undefined : [decimal("1", 21), decimal("-1234567890123456789012345678905", 1), decimal("7", 0), decimal("-50", 2), decimal("1", -30), decimal("-7", -2147483648)][i % 6],
           none ? undefined : [Number.NaN, Number.POSITIVE_INFINITY, -0, 1 / 3, -1e308, 5e-324][i % 6],
           none ? undefined : types.Duration.fromString(["1y2mo3w4d5h6m7s8ms9us10ns", "-3d", "0s", "89h"][i % 4]!),
           none ? undefined : [1.5, -0, Number.NEGATIVE_INFINITY, 3.4028234663852886e38, Number.NaN][i % 5],

@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.zip.GZIPInputStream;
 import javax.management.MBeanServerConnection;
@@ -1129,6 +1130,8 @@ public final class SSTableImport {
 
     static final Pattern INTEGER = Pattern.compile("-?[0-9]+");
     static final Pattern DECIMAL = Pattern.compile("-?[0-9]+(\\.[0-9]*)?");
+    /** A negative scale: unscaled value, then "E+" and the scale negated ("1E+30"). */
+    static final Pattern DECIMAL_EXPONENT = Pattern.compile("(-?[0-9]+)E\\+([0-9]{1,10})");
     static final Pattern IPV4 = Pattern.compile("[0-9]{1,3}(\\.[0-9]{1,3}){3}");
     static final Pattern IPV6 = Pattern.compile("[0-9a-fA-F:]+");
     static final Pattern DATE = Pattern.compile("(-?)([0-9]{4,})-([0-9]{2})-([0-9]{2})");
@@ -1256,12 +1259,22 @@ public final class SSTableImport {
         case "decimal":
           return new Scalar(-1) {
             int value(Json in, Out out) throws Unparsed {
-              // BigDecimal.fromString: the digits after '.' are the scale
+              // plain: the digits after '.' are the scale; "<unscaled>E+<n>": the scale is -n
               String s = in.text(out);
-              if (!DECIMAL.matcher(s).matches()) throw new Unparsed("bad decimal " + s);
-              int dot = s.indexOf('.');
-              int scale = dot < 0 ? 0 : s.length() - 1 - dot;
-              byte[] unscaled = new BigInteger(dot < 0 ? s : s.substring(0, dot) + s.substring(dot + 1)).toByteArray();
+              Matcher exponent = DECIMAL_EXPONENT.matcher(s);
+              int scale;
+              byte[] unscaled;
+              if (exponent.matches()) {
+                long negated = Long.parseLong(exponent.group(2));
+                if (negated > 0x80000000L) throw new Unparsed("decimal exponent out of range " + s);
+                scale = (int) -negated;
+                unscaled = new BigInteger(exponent.group(1)).toByteArray();
+              } else {
+                if (!DECIMAL.matcher(s).matches()) throw new Unparsed("bad decimal " + s);
+                int dot = s.indexOf('.');
+                scale = dot < 0 ? 0 : s.length() - 1 - dot;
+                unscaled = new BigInteger(dot < 0 ? s : s.substring(0, dot) + s.substring(dot + 1)).toByteArray();
+              }
               out.putInt(scale);
               out.put(unscaled, 0, unscaled.length);
               return PRESENT;
