@@ -1,8 +1,8 @@
 import cassandra from "cassandra-driver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cassandraClient, createKeyspace } from "@devenv/testing";
-import { readKeyspaceSchema } from "../schema/keyspace-schema.ts";
-import { approximateBytes, scanRange } from "./staging.ts";
+import { readKeyspaceSchema, userTypesOf } from "../schema/keyspace-schema.ts";
+import { approximateBytes, planTables, scanRange } from "./staging.ts";
 import { splitRing } from "./token-ranges.ts";
 
 const { types } = cassandra;
@@ -70,5 +70,44 @@ describe("approximateBytes", () => {
     expect(approximateBytes(new Set(["abc"]))).toBe(4 + 7);
     expect(approximateBytes({ street: "x".repeat(50), zip: null })).toBe(4 + 54 + 4);
     expect(approximateBytes(new types.Tuple(1, "abcd"))).toBe(4 + 8 + 8);
+  });
+});
+
+describe("planTables", () => {
+  let client: cassandra.Client;
+  let keyspace: string;
+  const payload = "y".repeat(1000);
+
+  beforeAll(async () => {
+    client = await cassandraClient();
+    keyspace = await createKeyspace(client, "plan");
+    // 40 partitions of 200 rows of ~1 KB: 8 MB in partitions too few for thin slices of the ring to meet
+    await client.execute(`CREATE TABLE ${keyspace}.few_wide (org int, id int, payload text, PRIMARY KEY (org, id))`);
+    // 20,000 partitions of one ~1 KB row: 20 MB spread over the ring
+    await client.execute(`CREATE TABLE ${keyspace}.many (id int PRIMARY KEY, payload text)`);
+    await client.execute(`CREATE TABLE ${keyspace}.tiny (id int PRIMARY KEY, payload text)`);
+    const insert = async (cql: string, rows: unknown[][]) => {
+      for (let i = 0; i < rows.length; i += 256) await Promise.all(rows.slice(i, i + 256).map((params) => client.execute(cql, params, { prepare: true })));
+    };
+    await insert(`INSERT INTO ${keyspace}.few_wide (org, id, payload) VALUES (?, ?, ?)`, Array.from({ length: 8000 }, (_, i) => [i % 40, i, payload]));
+    await insert(`INSERT INTO ${keyspace}.many (id, payload) VALUES (?, ?)`, Array.from({ length: 20_000 }, (_, i) => [i, payload]));
+    await insert(`INSERT INTO ${keyspace}.tiny (id, payload) VALUES (?, ?)`, Array.from({ length: 10 }, (_, i) => [i, payload]));
+  }, 300_000);
+
+  afterAll(async () => {
+    await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+    await client.shutdown();
+  });
+
+  it("sizes chunk counts from the data, for few large partitions as for many small ones", async () => {
+    const schema = await readKeyspaceSchema(client, keyspace);
+    const plans = await planTables(client, schema, userTypesOf(schema.types), { targetChunkBytes: 1024 * 1024 });
+    const counts = Object.fromEntries(plans.map((p) => [p.table.name, p.ranges.length]));
+    // ~8.2 MB and ~20.5 MB at 1 MiB a chunk, rounded up to a power of two; the estimate may be off by a factor of two
+    expect(counts.few_wide).toBeGreaterThanOrEqual(4);
+    expect(counts.few_wide).toBeLessThanOrEqual(32);
+    expect(counts.many).toBeGreaterThanOrEqual(16);
+    expect(counts.many).toBeLessThanOrEqual(64);
+    expect(counts.tiny).toBe(1);
   });
 });

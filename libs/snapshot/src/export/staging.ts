@@ -29,9 +29,12 @@ const firstPageRows = 64;
 const minPageRows = 16;
 const sampledRowsPerPage = 8;
 const maxChunksPerTable = 4096;
-// the size estimate reads these many thin slices of the ring, each 1/4096 of it
+// the size estimate reads these many thin slices of the ring, each 1/4096 of it at first,
+// wider until they hold this many partitions or bytes
 const sampleSlices = 8;
 const sampleSliceFraction = 4096n;
+const sampleEnoughPartitions = 32;
+const sampleEnoughBytes = 1024 * 1024;
 
 /** A table with the codecs of its columns and the fixed token ranges its chunks cover. */
 export interface TablePlan {
@@ -261,17 +264,41 @@ export function approximateBytes(value: unknown): number {
   return 16;
 }
 
-/** Estimates a table's NDJSON size from a few thin, evenly spaced slices of the ring. */
+/**
+ * Estimates a table's NDJSON size from a few thin, evenly spaced slices of the
+ * ring. A table of few, large partitions (an organisation's leads in one) shows
+ * nothing in slices sized for millions of partitions, so the slices widen
+ * (8× at a time, up to the whole ring) until they hold enough partitions or
+ * enough bytes to judge by; a slice stops being read once the bytes suffice.
+ */
 async function estimateTableBytes(client: cassandra.Client, keyspace: string, table: TableSchema, codecs: readonly ValueCodec[]): Promise<number> {
   const ring = maxToken - minToken + 1n;
   const plan: TablePlan = { table, codecs: [...codecs], ranges: [] };
-  let bytes = 0;
-  for (let i = 0n; i < BigInt(sampleSlices); i++) {
-    const start = minToken + (ring * i) / BigInt(sampleSlices);
-    const range = { start, end: start + ring / sampleSliceFraction };
-    for await (const page of scanRange(client, keyspace, table, range, 1000)) {
-      for (const row of page) bytes += JSON.stringify(encodeAll(plan, row.values())).length + 1;
+  const partitionKey = table.columns.flatMap((c, i) => (c.kind === "partition_key" ? [i] : []));
+  for (let fraction = sampleSliceFraction; ; fraction /= 8n) {
+    let bytes = 0;
+    let partitions = 0;
+    let previousKey: string | undefined;
+    let slicesRead = 0;
+    slices: for (let i = 0n; i < BigInt(sampleSlices); i++) {
+      slicesRead++;
+      const start = minToken + (ring * i) / BigInt(sampleSlices);
+      const end = start + ring / fraction;
+      const range = { start, end: end > maxToken ? maxToken : end };
+      for await (const page of scanRange(client, keyspace, table, range, 1000)) {
+        for (const row of page) {
+          const values = row.values();
+          bytes += JSON.stringify(encodeAll(plan, values)).length + 1;
+          // rows of a partition arrive together: a new key is a new partition
+          const key = JSON.stringify(partitionKey.map((k) => String(values[k])));
+          if (key !== previousKey) partitions++;
+          previousKey = key;
+        }
+        if (bytes >= sampleEnoughBytes) break slices;
+      }
     }
+    // the whole table is `fraction` slices' worth (a slice cut short counts whole: a low estimate at worst)
+    const scale = Number(fraction) / slicesRead;
+    if (partitions >= sampleEnoughPartitions || bytes >= sampleEnoughBytes || fraction <= BigInt(sampleSlices)) return bytes * Math.max(1, scale);
   }
-  return (bytes * Number(sampleSliceFraction)) / sampleSlices;
 }
