@@ -1,6 +1,6 @@
 import { chunkLines, type JsonValue } from "@devenv/snapshot";
 import type { BloomFilter } from "./bloom-filter.ts";
-import { normalizeForAudit } from "./normalize-for-audit.ts";
+import { firstWordKey, normalizeForAudit } from "./normalize-for-audit.ts";
 import { findPii, type PiiMatch } from "../scrub/pii-patterns.ts";
 import { isReservedCard, isReservedEmail, isReservedPhone } from "../scrub/pseudonyms.ts";
 import { normalizeName } from "../scrub/normalize.ts";
@@ -116,8 +116,10 @@ export function auditString(text: string, options: AuditOptions): { kind: AuditF
       normalized.push(form);
     }
     if (words.length >= 2) {
-      for (let n = 2; n <= 4; n++) {
-        for (let start = 0; start + n <= words.length; start++) {
+      // runs by where they start: a word no source run starts with (most words) costs one probe
+      for (let start = 0; start + 2 <= words.length; start++) {
+        if (!filter.has(firstWordKey(normalized[start]!))) continue;
+        for (let n = 2; n <= 4 && start + n <= words.length; n++) {
           let key = `words:${normalized[start]!}`;
           for (let w = start + 1; w < start + n; w++) key += ` ${normalized[w]!}`;
           if (!filter.has(key)) continue;

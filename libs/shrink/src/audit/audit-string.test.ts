@@ -3,15 +3,14 @@ import { normalizeName } from "../scrub/normalize.ts";
 import { Pseudonyms } from "../scrub/pseudonyms.ts";
 import { auditString, canHoldText } from "./audit-chunks.ts";
 import { BloomFilter } from "./bloom-filter.ts";
-import { normalizeForAudit } from "./normalize-for-audit.ts";
+import { auditKeysOf, normalizeForAudit } from "./normalize-for-audit.ts";
 
 const p = new Pseudonyms(Buffer.from("audit string test secret 0123456789"));
 
 function filterOf(values: [Parameters<typeof normalizeForAudit>[0], string][]): BloomFilter {
   const filter = new BloomFilter(1000, 1e-9);
   for (const [kind, value] of values) {
-    const key = normalizeForAudit(kind, value);
-    if (key !== undefined) filter.add(key);
+    for (const key of auditKeysOf(kind, value)) filter.add(key);
   }
   return filter;
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { Pseudonyms } from "../scrub/pseudonyms.ts";
 import { auditString } from "./audit-chunks.ts";
 import { BloomFilter } from "./bloom-filter.ts";
+import { auditKeysOf } from "./normalize-for-audit.ts";
 import { PseudonymOutputs } from "./pseudonym-outputs.ts";
 
 const secret = Buffer.from("pseudonym-outputs-test-secret-0123");
@@ -23,7 +24,7 @@ describe("PseudonymOutputs", () => {
 
   it("stops the audit from reporting our own fake that equals a real name", () => {
     const sourcePii = new BloomFilter(100, 1e-9);
-    sourcePii.add("words:wei silva");
+    for (const key of auditKeysOf("person", "Wei Silva")) sourcePii.add(key);
     const outputs = new PseudonymOutputs(secret);
     expect(auditString("call Wei Silva", { sourcePii }).map((f) => f.kind)).toEqual(["source-value"]);
     outputs.add("Wei Silva");

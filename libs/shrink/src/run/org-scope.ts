@@ -25,9 +25,10 @@ export async function resolveOrgScope(
   const kept = new Set<string>();
   const orgsByKind: Record<string, number> = {};
   const all = new Set<string>();
-  for await (const row of scanTable(client, keyspace, orgsTable)) {
-    const id = String(row[plan.orgs.idIndex]);
-    const kind = String(row[plan.orgs.kindIndex] ?? "");
+  const orgColumns = [orgsTable.columns[plan.orgs.idIndex]!.name, orgsTable.columns[plan.orgs.kindIndex]!.name];
+  for await (const [idValue, kindValue] of scanColumns(client, keyspace, orgsTable, orgColumns)) {
+    const id = String(idValue);
+    const kind = String(kindValue ?? "");
     all.add(id);
     orgsByKind[kind] = (orgsByKind[kind] ?? 0) + 1;
     const keep = onlyOrg !== undefined ? id === onlyOrg : "kinds" in rules.orgs.keep ? rules.orgs.keep.kinds.includes(kind) : rules.orgs.keep.ids.includes(id);
@@ -45,18 +46,25 @@ export async function resolveOrgScope(
   for (const via of plan.viaSources) {
     const table = tables.find((t) => t.name === via.table)!;
     const keys = new Set<string>();
-    for await (const row of scanTable(client, keyspace, table)) {
-      if (kept.has(String(row[via.orgIndex]))) keys.add(String(row[via.keyIndex]));
+    for await (const [org, key] of scanColumns(client, keyspace, table, [table.columns[via.orgIndex]!.name, table.columns[via.keyIndex]!.name])) {
+      if (kept.has(String(org))) keys.add(String(key));
     }
     viaKept.set(`${via.table}.${via.key}`, keys);
   }
   return { kept, orgsByKind, viaKept };
 }
 
-async function* scanTable(client: cassandra.Client, keyspace: string, table: TableSchema): AsyncGenerator<unknown[]> {
+/** The named columns of every row (a lookup reads two columns of what may be the widest table). */
+async function* scanColumns(client: cassandra.Client, keyspace: string, table: TableSchema, names: readonly string[]): AsyncGenerator<unknown[]> {
+  // the partition key stays: the scan's token() restriction names it
+  const columns = table.columns.filter((c) => c.kind === "partition_key" || names.includes(c.name));
+  const positions = names.map((name) => columns.findIndex((c) => c.name === name));
   for (const range of splitRing(16)) {
-    for await (const page of scanRange(client, keyspace, table, range, 2000)) {
-      for (const row of page) yield row.values();
+    for await (const page of scanRange(client, keyspace, { ...table, columns }, range, 2000)) {
+      for (const row of page) {
+        const values = row.values();
+        yield positions.map((p) => values[p]);
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 import cassandraDriver from "cassandra-driver";
 import { encodeAll, type JsonValue, type KeyspaceSchema, type RowMapper } from "@devenv/snapshot";
 import { BloomFilter } from "../audit/bloom-filter.ts";
-import { normalizeForAudit } from "../audit/normalize-for-audit.ts";
+import { auditKeysOf } from "../audit/normalize-for-audit.ts";
 import { ShrinkError } from "../errors.ts";
 import type { KeptTablePlan, ShrinkPlan } from "../plan/shrink-plan.ts";
 import { KnownValues, type KnownValueKind } from "../scrub/known-values.ts";
@@ -176,8 +176,7 @@ export class ShrinkScan {
   }
 
   #addSourcePii(kind: PiiKind, value: string): void {
-    const key = normalizeForAudit(kind, value);
-    if (key !== undefined) this.sourcePii.add(key);
+    for (const key of auditKeysOf(kind, value)) this.sourcePii.add(key);
   }
 }
 
