@@ -171,6 +171,7 @@ export async function runShrinkPart(options: ShrinkPartOptions): Promise<ShrinkP
       stagingDir: staging,
       concurrency: options.scanConcurrency ?? 4,
       mapRow: scan.mapRow,
+      screen: scan.screen,
       onRowsRead: (_plan, rows) => {
         rowsRead += rows;
         progress({ phase: "scan", rowsDone: rowsRead, chunksDone: chunks.length, chunksTotal });

@@ -1,5 +1,5 @@
 import cassandraDriver from "cassandra-driver";
-import { encodeAll, type JsonValue, type KeyspaceSchema, type RowMapper } from "@devenv/snapshot";
+import { encodeAll, type JsonValue, type KeyspaceSchema, type PartitionScreen, type RowMapper, type TablePlan } from "@devenv/snapshot";
 import { BloomFilter } from "../audit/bloom-filter.ts";
 import { auditKeysOf } from "../audit/normalize-for-audit.ts";
 import { ShrinkError } from "../errors.ts";
@@ -102,12 +102,7 @@ export class ShrinkScan {
     const summary = this.summaries.get(snapshotPlan.table.name)!;
     summary.rowsRead++;
     const { plan: table } = entry;
-    const scope = this.#scope;
-    const orgKept =
-      table.org.kind === "none" ||
-      (table.org.kind === "column" && scope.kept.has(String(cells[table.org.index]))) ||
-      (table.org.kind === "via" && scope.viaKept.get(`${table.org.table}.${table.org.key}`)!.has(String(cells[table.org.index])));
-    if (!orgKept) {
+    if (!this.#orgKept(table, cells)) {
       summary.droppedByOrg++;
       // dropped customers' PII still feeds the audit: none of it may appear in the output
       for (const { index, kind } of entry.piiColumns) {
@@ -127,6 +122,52 @@ export class ShrinkScan {
     }
     summary.rowsKept++;
     return values;
+  };
+
+  /**
+   * Drops whole partitions when the partition key says whose they are (an
+   * organisation's leads, its events of one day): their rows are counted in the
+   * database, and only their PII columns are read (for the audit), instead of
+   * every row crossing the wire to be dropped here. The chunks are the same.
+   */
+  readonly screen: PartitionScreen = {
+    appliesTo: (snapshotPlan: TablePlan) => {
+      const table = this.keptPlans.get(snapshotPlan.table.name);
+      if (!table || table.org.kind === "none") return false;
+      const keyColumns = table.columns.filter((c) => c.kind === "partition_key").length;
+      return table.org.index < keyColumns;
+    },
+    screen: (snapshotPlan: TablePlan, partitionKey: readonly unknown[]) => {
+      const entry = this.#compiled.get(snapshotPlan.table.name)!;
+      const summary = this.summaries.get(snapshotPlan.table.name)!;
+      const { plan: table } = entry;
+      if (!this.#orgKept(table, partitionKey)) {
+        return {
+          columns: entry.piiColumns.map(({ index }) => table.columns[index]!.name),
+          onRows: (rows: readonly (readonly unknown[])[], count: number) => {
+            summary.rowsRead += count;
+            summary.droppedByOrg += count;
+            for (const row of rows) {
+              entry.piiColumns.forEach(({ kind }, i) => {
+                const value = row[i];
+                if (typeof value === "string") this.#addSourcePii(kind, value);
+              });
+            }
+          },
+        };
+      }
+      const keyColumns = table.columns.filter((c) => c.kind === "partition_key").length;
+      if (table.time && table.time.index < keyColumns && timeOf(partitionKey[table.time.index]) < this.#oldestKept.get(table.name)!) {
+        return {
+          columns: [],
+          onRows: (_rows: readonly (readonly unknown[])[], count: number) => {
+            summary.rowsRead += count;
+            summary.droppedByTime += count;
+          },
+        };
+      }
+      return undefined;
+    },
   };
 
   /**
@@ -173,6 +214,16 @@ export class ShrinkScan {
       default:
         throw new ShrinkError("failed", `unknown line in a shrink part's state: ${String(entry[0])}`);
     }
+  }
+
+  /** Whether the row (or partition key: the org's column comes first then) belongs to a kept organisation. */
+  #orgKept(table: KeptTablePlan, cells: readonly unknown[]): boolean {
+    const scope = this.#scope;
+    return (
+      table.org.kind === "none" ||
+      (table.org.kind === "column" && scope.kept.has(String(cells[table.org.index]))) ||
+      (table.org.kind === "via" && scope.viaKept.get(`${table.org.table}.${table.org.key}`)!.has(String(cells[table.org.index])))
+    );
   }
 
   #addSourcePii(kind: PiiKind, value: string): void {

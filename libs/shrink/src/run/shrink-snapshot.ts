@@ -112,6 +112,7 @@ export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResu
       stagingDir: staging,
       concurrency: options.scanConcurrency ?? 4,
       mapRow: scan.mapRow,
+      screen: scan.screen,
       onRowsRead: (_p, rows) => {
         rowsRead += rows;
         progress({ phase: "scan", rowsDone: rowsRead, chunksDone, chunksTotal });

@@ -1,8 +1,11 @@
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import cassandra from "cassandra-driver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cassandraClient, createKeyspace } from "@devenv/testing";
 import { readKeyspaceSchema, userTypesOf } from "../schema/keyspace-schema.ts";
-import { approximateBytes, planTables, scanRange } from "./staging.ts";
+import { approximateBytes, encodeAll, maxScreenedPartitions, planTables, scanRange, stageChunks, type PartitionScreen } from "./staging.ts";
 import { splitRing } from "./token-ranges.ts";
 
 const { types } = cassandra;
@@ -109,5 +112,101 @@ describe("planTables", () => {
     expect(counts.many).toBeGreaterThanOrEqual(16);
     expect(counts.many).toBeLessThanOrEqual(64);
     expect(counts.tiny).toBe(1);
+  });
+});
+
+describe("stageChunks with a partition screen", () => {
+  let client: cassandra.Client;
+  let keyspace: string;
+  let staging: string;
+
+  beforeAll(async () => {
+    client = await cassandraClient();
+    keyspace = await createKeyspace(client, "screen");
+    staging = mkdtempSync(join(tmpdir(), "devenv-screen-"));
+    // 30 orgs × 4 days, 25 rows each; an org's email in a column read narrowly when its partition is dropped
+    await client.execute(`CREATE TABLE ${keyspace}.events (org text, day int, seq int, email text, payload text, PRIMARY KEY ((org, day), seq))`);
+    const rows = Array.from({ length: 30 * 4 * 25 }, (_, i) => [`org-${i % 30}`, Math.floor(i / 30) % 4, i, `user${i % 30}@corp.com`, `payload ${i}`]);
+    for (let i = 0; i < rows.length; i += 256) {
+      await Promise.all(
+        rows.slice(i, i + 256).map((r) => client.execute(`INSERT INTO ${keyspace}.events (org, day, seq, email, payload) VALUES (?, ?, ?, ?, ?)`, r, { prepare: true })),
+      );
+    }
+  }, 300_000);
+
+  afterAll(async () => {
+    await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+    await client.shutdown();
+    rmSync(staging, { recursive: true, force: true });
+  });
+
+  const keptOrg = (org: unknown) => Number(String(org).slice(4)) % 3 === 0;
+  const keptDay = (day: unknown) => Number(day) >= 2;
+
+  async function stage(name: string, screen: PartitionScreen | undefined) {
+    const schema = await readKeyspaceSchema(client, keyspace);
+    const plans = await planTables(client, schema, userTypesOf(schema.types), { chunkCount: 4 });
+    const dir = join(staging, name);
+    mkdirSync(dir);
+    let rowsRead = 0;
+    const chunks = await stageChunks({
+      client,
+      keyspace,
+      plans,
+      stagingDir: dir,
+      concurrency: 2,
+      screen,
+      // what a screen drops, this mapper drops too: the chunks must not tell the two apart
+      mapRow: (plan, cells) => (keptOrg(cells[0]) && keptDay(cells[1]) ? encodeAll(plan, cells) : undefined),
+      onRowsRead: (_plan, rows) => (rowsRead += rows),
+    });
+    return { hashes: chunks.sort((a, b) => a.index - b.index).map((c) => [c.index, c.rows, c.sha256]), rowsRead };
+  }
+
+  it("writes the same chunks as a row-by-row scan, reading dropped partitions only as asked", async () => {
+    const narrow: string[] = [];
+    let counted = 0;
+    const screen: PartitionScreen = {
+      appliesTo: () => true,
+      screen: (_plan, [org, day]) => {
+        if (!keptOrg(org)) return { columns: ["email"], onRows: (rows) => narrow.push(...rows.map((r) => String(r[0]))) };
+        if (!keptDay(day)) return { columns: [], onRows: (_rows, count) => (counted += count) };
+        return undefined;
+      },
+    };
+    const plain = await stage("plain", undefined);
+    const screened = await stage("screened", screen);
+    expect(screened.hashes).toEqual(plain.hashes);
+    expect(plain.hashes.reduce((n, [, rows]) => n + Number(rows), 0)).toBe(10 * 2 * 25);
+    expect(screened.rowsRead).toBe(3000);
+    expect(narrow).toHaveLength(20 * 4 * 25);
+    expect(new Set(narrow)).toEqual(new Set(Array.from({ length: 30 }, (_, o) => o).filter((o) => o % 3 !== 0).map((o) => `user${o}@corp.com`)));
+    expect(counted).toBe(10 * 2 * 25);
+  });
+
+  it("scans a range row by row when it holds too many partitions for a query each", async () => {
+    await client.execute(`CREATE TABLE ${keyspace}.many (id int PRIMARY KEY, v text)`);
+    for (let i = 0; i < maxScreenedPartitions + 100; i += 256) {
+      await Promise.all(
+        Array.from({ length: Math.min(256, maxScreenedPartitions + 100 - i) }, (_, j) =>
+          client.execute(`INSERT INTO ${keyspace}.many (id, v) VALUES (?, ?)`, [i + j, `v${i + j}`], { prepare: true }),
+        ),
+      );
+    }
+    const schema = await readKeyspaceSchema(client, keyspace, ["many"]);
+    const plans = await planTables(client, schema, userTypesOf(schema.types), { chunkCount: 1 });
+    let screened = 0;
+    const dir = join(staging, "many");
+    mkdirSync(dir);
+    const [chunk] = await stageChunks({
+      client,
+      keyspace,
+      plans,
+      stagingDir: dir,
+      concurrency: 1,
+      screen: { appliesTo: () => true, screen: () => (screened++, undefined) },
+    });
+    expect(chunk?.rows).toBe(maxScreenedPartitions + 100);
+    expect(screened).toBe(0);
   });
 });

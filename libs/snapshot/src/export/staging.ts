@@ -85,6 +85,29 @@ export const encodeAll: RowMapper = (plan, cells) => {
   return values;
 };
 
+/**
+ * Lets a caller skip whole partitions (a shrink dropping an organisation whose
+ * id is in the partition key): a screened chunk lists its partitions first,
+ * reads the kept ones whole through mapRow and of the others only what the
+ * screen asks for, so the bulk of dropped data never leaves the database.
+ */
+export interface PartitionScreen {
+  /** Whether the table's partition key alone decides what is kept. */
+  appliesTo(plan: TablePlan): boolean;
+  /** `undefined` keeps the partition (its rows go through mapRow as usual); a drop names what of it to read. */
+  screen(plan: TablePlan, partitionKey: readonly unknown[]): PartitionDrop | undefined;
+}
+
+export interface PartitionDrop {
+  /** Columns to read of the dropped partition's rows; none: only their count (COUNT(*), in the database). */
+  columns: readonly string[];
+  /** The rows read (values in `columns` order; empty when no columns were asked for) and how many rows that is. */
+  onRows(rows: readonly (readonly unknown[])[], count: number): void;
+}
+
+/** A chunk with more partitions than this is scanned row by row: a query per partition would cost more than it saves. */
+export const maxScreenedPartitions = 2000;
+
 export interface StageOptions {
   client: cassandra.Client;
   keyspace: string;
@@ -96,6 +119,8 @@ export interface StageOptions {
   /** Bytes a page aims at (default defaultPageBytes). */
   pageBytes?: number;
   mapRow?: RowMapper;
+  /** Skips dropped partitions of the tables it applies to (see PartitionScreen); the chunks are the same as without. */
+  screen?: PartitionScreen;
   onRowsRead?: (plan: TablePlan, rows: number) => void;
   /** Called as each chunk is staged; e.g. upload it and remove the file at once. */
   onChunk?: (chunk: StagedChunk) => Promise<void>;
@@ -113,7 +138,10 @@ export async function stageChunks(options: StageOptions): Promise<StagedChunk[]>
     const path = join(options.stagingDir, `${plan.table.name}-${index}.ndjson.gz`);
     const writer = new ChunkWriter(path);
     try {
-      for await (const page of scanRange(options.client, options.keyspace, plan.table, range, options.pageSize ?? 1000, options.pageBytes)) {
+      const pages = options.screen?.appliesTo(plan)
+        ? screenedScan(options, plan, range, options.screen)
+        : scanRange(options.client, options.keyspace, plan.table, range, options.pageSize ?? 1000, options.pageBytes);
+      for await (const page of pages) {
         for (const row of page) {
           const values = mapRow(plan, row.values());
           if (values) await writer.writeLine(JSON.stringify(values));
@@ -201,6 +229,89 @@ function selectStatement(keyspace: string, table: TableSchema): string {
   const partition = table.columns.filter((c) => c.kind === "partition_key").map((c) => q(c.name)).join(", ");
   const columns = table.columns.map((c) => q(c.name)).join(", ");
   return `SELECT ${columns} FROM ${q(keyspace)}.${q(table.name)} WHERE token(${partition}) > ? AND token(${partition}) <= ?`;
+}
+
+/**
+ * The rows of a token range's kept partitions, in the order a range scan gives
+ * them (partitions by token, rows by clustering), so the chunk is the same; the
+ * dropped partitions are read as their screen asks and counted as read.
+ */
+async function* screenedScan(options: StageOptions, plan: TablePlan, range: TokenRange, screen: PartitionScreen): AsyncGenerator<cassandra.types.Row[]> {
+  const { client, keyspace } = options;
+  const { table } = plan;
+  const q = quoteIdentifier;
+  const keyColumns = table.columns.filter((c) => c.kind === "partition_key").map((c) => c.name);
+  const token = `token(${keyColumns.map(q).join(", ")})`;
+  const params = [cassandra.types.Long.fromString(range.start.toString()), cassandra.types.Long.fromString(range.end.toString())];
+  const partitions: unknown[][] = [];
+  let pageState: string | undefined;
+  do {
+    const listed = await client.execute(
+      `SELECT DISTINCT ${keyColumns.map(q).join(", ")} FROM ${q(keyspace)}.${q(table.name)} WHERE ${token} > ? AND ${token} <= ?`,
+      params,
+      { prepare: true, fetchSize: 1000, pageState, isIdempotent: true },
+    );
+    for (const row of listed.rows) partitions.push(row.values());
+    pageState = listed.pageState ?? undefined;
+    if (partitions.length > maxScreenedPartitions) {
+      yield* scanRange(client, keyspace, table, range, options.pageSize ?? 1000, options.pageBytes);
+      return;
+    }
+  } while (pageState);
+  const where = keyColumns.map((c) => `${q(c)} = ?`).join(" AND ");
+  // dropped partitions are only counted or read narrowly: many at once, in order of their results' use
+  const drops = partitions.map((key) => ({ key, drop: screen.screen(plan, key) }));
+  const narrowReads = new Map<number, Promise<{ rows: unknown[][]; count: number }>>();
+  const readDropped = async (key: unknown[], drop: PartitionDrop) => {
+    if (drop.columns.length === 0) {
+      const counted = await client.execute(`SELECT COUNT(*) FROM ${q(keyspace)}.${q(table.name)} WHERE ${where}`, key, { prepare: true, isIdempotent: true });
+      return { rows: [], count: Number(counted.first()?.get(0) ?? 0) };
+    }
+    const rows: unknown[][] = [];
+    for await (const row of client.stream(`SELECT ${drop.columns.map(q).join(", ")} FROM ${q(keyspace)}.${q(table.name)} WHERE ${where}`, key, {
+      prepare: true,
+      fetchSize: 5000,
+      isIdempotent: true,
+    }) as unknown as AsyncIterable<cassandra.types.Row>) {
+      rows.push(row.values());
+    }
+    return { rows, count: rows.length };
+  };
+  const readAhead = 16;
+  let next = 0;
+  const startReads = (upTo: number) => {
+    for (; next < drops.length && next < upTo; next++) {
+      const { key, drop } = drops[next]!;
+      if (!drop) continue;
+      const read = readDropped(key, drop);
+      // awaited in order below; one that fails after the scan stopped must not go unhandled
+      read.catch(() => {});
+      narrowReads.set(next, read);
+    }
+  };
+  for (let i = 0; i < drops.length; i++) {
+    startReads(i + readAhead);
+    const { key, drop } = drops[i]!;
+    if (drop) {
+      const { rows, count } = await narrowReads.get(i)!;
+      narrowReads.delete(i);
+      drop.onRows(rows, count);
+      options.onRowsRead?.(plan, count);
+      continue;
+    }
+    let state: string | undefined;
+    do {
+      const result = await client.execute(`SELECT ${table.columns.map((c) => q(c.name)).join(", ")} FROM ${q(keyspace)}.${q(table.name)} WHERE ${where}`, key, {
+        prepare: true,
+        // rows of any width: a page of a partition stays small (a range scan sizes its pages by bytes)
+        fetchSize: Math.min(options.pageSize ?? 1000, 250),
+        pageState: state,
+        isIdempotent: true,
+      });
+      yield result.rows;
+      state = result.pageState ?? undefined;
+    } while (state);
+  }
 }
 
 /**
