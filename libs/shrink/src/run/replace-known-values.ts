@@ -19,8 +19,17 @@ export async function replaceKnownValues(
   try {
     for await (const line of chunkLines(chunk.path)) {
       const row = JSON.parse(line) as JsonValue[];
-      for (const index of textColumns) row[index] = replaceInStrings(row[index] ?? null, matcher);
-      await writer.writeLine(JSON.stringify(row));
+      let changed = false;
+      for (const index of textColumns) {
+        const before = row[index] ?? null;
+        const after = replaceInStrings(before, matcher);
+        if (after !== before) {
+          row[index] = after;
+          changed = true;
+        }
+      }
+      // most rows mention no known value: their line is written as it was read
+      await writer.writeLine(changed ? JSON.stringify(row) : line);
     }
     const written = await writer.finish();
     await rm(chunk.path, { force: true });
@@ -32,13 +41,27 @@ export async function replaceKnownValues(
   }
 }
 
+/** The value with known values replaced in every string it holds; the very same value when none was found. */
 function replaceInStrings(value: JsonValue, matcher: KnownValueMatcher): JsonValue {
-  if (typeof value === "string") return matcher.replace(value).text;
-  if (Array.isArray(value)) return value.map((v) => replaceInStrings(v, matcher));
+  if (typeof value === "string") {
+    const replaced = matcher.replace(value);
+    return replaced.replaced > 0 ? replaced.text : value;
+  }
+  if (Array.isArray(value)) {
+    let out: JsonValue[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = replaceInStrings(value[i]!, matcher);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return out ?? value;
+  }
   if (value !== null && typeof value === "object") {
-    const out: Record<string, JsonValue> = {};
-    for (const [k, v] of Object.entries(value)) out[k] = replaceInStrings(v, matcher);
-    return out;
+    let out: Record<string, JsonValue> | undefined;
+    for (const [k, v] of Object.entries(value)) {
+      const replaced = replaceInStrings(v, matcher);
+      if (replaced !== v) (out ??= { ...value })[k] = replaced;
+    }
+    return out ?? value;
   }
   return value;
 }
