@@ -1,5 +1,6 @@
 import { everyPage, StoreError, type Instance, type InstanceState, type Store } from "@devenv/store";
 import type { LocalProvisioner } from "./local-provisioner.ts";
+import { PeriodicPass } from "./periodic-pass.ts";
 
 /** How often an agent that keeps dying is started again before the supervisor gives up. */
 export interface AgentRestartPolicy {
@@ -57,9 +58,7 @@ export class LocalAgentSupervisor {
   readonly #onEvent: (event: AgentSupervisorEvent) => void;
   // when each exited agent was first seen gone, by instance id and pid
   readonly #noticed = new Map<string, { pid: number; at: number }>();
-  #timer: NodeJS.Timeout | undefined;
-  #pass: Promise<unknown> | undefined;
-  #stopped = true;
+  readonly #loop: PeriodicPass;
 
   constructor(options: LocalAgentSupervisorOptions) {
     this.#options = options;
@@ -67,19 +66,20 @@ export class LocalAgentSupervisor {
     if (!(this.#policy.maxRestarts >= 0) || !(this.#policy.initialBackoffMs >= 0)) throw new Error("the agent restart policy needs maxRestarts >= 0 and initialBackoffMs >= 0");
     this.#now = options.now ?? Date.now;
     this.#onEvent = options.onEvent ?? (() => {});
+    this.#loop = new PeriodicPass({
+      intervalMs: options.intervalMs ?? 2_000,
+      pass: () => this.checkOnce(),
+      onError: (error) => this.#onEvent({ kind: "error", instanceId: undefined, error: messageOf(error) }),
+    });
   }
 
   start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#schedule(0);
+    this.#loop.start();
   }
 
   /** Stops checking; waits for a pass in progress (a restart it began completes). */
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#pass;
+    await this.#loop.stop();
   }
 
   /** One pass over the local instances that should have an agent; returns what it did. */
@@ -152,18 +152,6 @@ export class LocalAgentSupervisor {
       throw error;
     }
     await this.#options.store.audit.record({ actor, action: "instance.agent-gave-up", subject: `instance:${instance.id}`, detail: { pid, restartsInWindow: restarts } });
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      const pass = this.checkOnce()
-        .catch((error: unknown) => this.#onEvent({ kind: "error", instanceId: undefined, error: messageOf(error) }))
-        .finally(() => {
-          this.#pass = undefined;
-          if (!this.#stopped) this.#schedule(this.#options.intervalMs ?? 2_000);
-        });
-      this.#pass = pass;
-    }, delayMs);
   }
 }
 

@@ -3,6 +3,7 @@ import type { ManagedHostDirectory } from "./ec2-provisioner.ts";
 import { expireStuckInstances, type StateLimits, type TimeoutOutcome } from "./lifecycle-timeouts.ts";
 import type { Provisioners } from "./provisioner.ts";
 import { reapInstances, type ReapOutcome, type ReaperOptions } from "./reaper.ts";
+import { PeriodicPass } from "./periodic-pass.ts";
 import { reconcileEc2, type ReconcileReport } from "./reconcile.ts";
 
 export interface FleetMaintenanceOptions {
@@ -58,40 +59,23 @@ export async function runFleetMaintenance(options: FleetMaintenanceOptions): Pro
  * `stop` waits for a round in progress to finish.
  */
 export class FleetMaintenanceLoop {
-  readonly #options: FleetMaintenanceOptions;
-  readonly #intervalMs: number;
-  readonly #onReport: (report: FleetMaintenanceReport) => void;
-  #timer: NodeJS.Timeout | undefined;
-  #round: Promise<void> | undefined;
-  #stopped = true;
+  readonly #loop: PeriodicPass;
 
   constructor(options: FleetMaintenanceOptions & { intervalMs: number; onReport?: (report: FleetMaintenanceReport) => void }) {
-    if (!(options.intervalMs > 0)) throw new Error(`intervalMs must be positive, got ${options.intervalMs}`);
-    this.#options = options;
-    this.#intervalMs = options.intervalMs;
-    this.#onReport = options.onReport ?? (() => {});
+    const onReport = options.onReport ?? (() => {});
+    this.#loop = new PeriodicPass({
+      intervalMs: options.intervalMs,
+      pass: async () => onReport(await runFleetMaintenance(options)),
+      // a failing pass is in the report; only onReport itself can throw, and it is where reports go
+      onError: (error) => process.emitWarning(`fleet maintenance: reporting a round failed: ${String(error)}`),
+    });
   }
 
   start(): void {
-    if (!this.#stopped) return;
-    this.#stopped = false;
-    this.#schedule(0);
+    this.#loop.start();
   }
 
   async stop(): Promise<void> {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
-    await this.#round;
-  }
-
-  #schedule(delayMs: number): void {
-    this.#timer = setTimeout(() => {
-      this.#round = runFleetMaintenance(this.#options)
-        .then((report) => this.#onReport(report))
-        .finally(() => {
-          this.#round = undefined;
-          if (!this.#stopped) this.#schedule(this.#intervalMs);
-        });
-    }, delayMs);
+    await this.#loop.stop();
   }
 }
