@@ -40,7 +40,7 @@ const dayMs = 86_400_000;
  * pseudonyms, and the values met feed the free-text pass and the audit.
  */
 export class ShrinkScan {
-  readonly known = new KnownValues();
+  readonly known: KnownValues;
   readonly sourcePii: BloomFilter;
   /** Our own pseudonyms, for the audit: a fake name equal to a real one is not a leak. */
   readonly pseudonymOutputs: PseudonymOutputs;
@@ -57,6 +57,7 @@ export class ShrinkScan {
     this.#scope = scope;
     this.sourcePii = new BloomFilter(options.expectedPiiValues, 1e-9);
     this.pseudonymOutputs = new PseudonymOutputs(options.secret);
+    this.known = new KnownValues({ secret: options.secret });
     this.#keyOwners = new KeyOwners(options.secret);
     this.keptPlans = new Map(plan.tables.filter((t): t is KeptTablePlan => t.action === "keep").map((t) => [t.name, t]));
     this.summaries = new Map(
@@ -178,7 +179,7 @@ export class ShrinkScan {
     for (const s of this.summaries.values()) {
       yield JSON.stringify(["summary", s.table, s.rowsRead, s.rowsKept, s.droppedByOrg, s.droppedByTime, s.cellsTransformed]);
     }
-    for (const [kind, folded, replacement] of this.known.entries()) yield JSON.stringify(["known", kind, folded, replacement]);
+    for (const k of this.known.entries()) yield JSON.stringify(["known", k.kind, k.fingerprint, k.replacement, k.length, k.first, k.last]);
     for (const fingerprint of this.pseudonymOutputs.fingerprints()) yield JSON.stringify(["output", fingerprint]);
     for (const [owner, original] of this.#keyOwners.entries()) yield JSON.stringify(["key", owner, original]);
     yield JSON.stringify(["source-pii", this.sourcePii.count, Buffer.from(this.sourcePii.toBytes()).toString("base64")]);
@@ -199,9 +200,11 @@ export class ShrinkScan {
         summary.cellsTransformed += cellsTransformed;
         return;
       }
-      case "known":
-        this.known.addFolded(entry[1] as KnownValueKind, entry[2] as string, entry[3] as string);
+      case "known": {
+        const [, kind, fingerprint, replacement, length, first, last] = entry as [string, KnownValueKind, string, string, number, number, number];
+        this.known.addEntry({ kind, fingerprint, replacement, length, first, last });
         return;
+      }
       case "output":
         this.pseudonymOutputs.addFingerprint(entry[1] as string);
         return;

@@ -218,7 +218,7 @@ export async function finishShrink(input: FinishShrinkInput): Promise<ShrinkResu
   };
 }
 
-/** The free-text pass over every chunk; its automaton is garbage once this returns, before the audit. */
+/** The free-text pass over every chunk: each known value, wherever prose or JSON mentions it, becomes its pseudonym. */
 async function replaceKnownValuesEverywhere(scan: ShrinkScan, staged: readonly StagedChunk[], stagingDir: string): Promise<StagedChunk[]> {
   const matcher = scan.known.build();
   const textColumns = new Map(

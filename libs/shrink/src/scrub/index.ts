@@ -13,6 +13,7 @@ export { findPii, luhnValid, type PiiMatch, type PiiPatternKind } from "./pii-pa
 export {
   KnownValueMatcher,
   KnownValues,
+  type KnownValueEntry,
   type KnownValueKind,
   type KnownValueMatch,
   type KnownValuesOptions,
