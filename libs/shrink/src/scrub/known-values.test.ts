@@ -39,6 +39,7 @@ describe("KnownValues", () => {
     const b = new KnownValues();
     b.add("person", "ann lee", "Mia Cole");
     b.add("person", "Ann Lee", "Mia Cole uvwxyz2345");
+    expect(a.add("address", `${"Long Street ".repeat(30)}1`, "Main St 1")).toBe(false); // over 256 characters
     expect(a.size).toBe(1);
     expect(a.build().replace("Ann Lee").text).toBe(b.build().replace("Ann Lee").text);
   });

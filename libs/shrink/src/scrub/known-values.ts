@@ -14,7 +14,7 @@ export interface KnownValueMatch {
 }
 
 export interface KnownValuesOptions {
-  /** Values shorter than this (after folding) are ignored: too likely to be ordinary words. Default 3. */
+  /** Values shorter than this (after folding) are ignored: too likely to be ordinary words. Default 3. Longer than 256: ignored too. */
   minLength?: number;
   /** Keys the values' fingerprints (the pseudonym secret): without it nobody can pick texts whose fingerprints meet. */
   secret?: Uint8Array;
@@ -40,6 +40,8 @@ const slotWords = 6;
 // code flags: some value starts with the code unit / ends with it
 const STARTS = 1;
 const ENDS = 2;
+// a search hashes this far from each start at most; a longer "name" is no mention prose repeats
+const maxValueLength = 256;
 
 /**
  * PII values met in the kept data (first pass), each with its pseudonym, to be
@@ -93,7 +95,7 @@ export class KnownValues {
     // "n/a" in an email column is no one's address: replacing it in prose would only garble text
     if ((kind === "email" && !isPlausibleEmail(original)) || (kind === "phone" && !isPlausiblePhone(original))) return false;
     const folded = foldPattern(original);
-    if (folded.length < this.#minLength) return false;
+    if (folded.length < this.#minLength || folded.length > maxValueLength) return false;
     fingerprintOf(folded, this.#seedA, this.#seedB, this.#scratch);
     return this.#put(kind, this.#scratch[0]!, this.#scratch[1]!, replacement, folded.length, folded.charCodeAt(0), folded.charCodeAt(folded.length - 1));
   }
@@ -119,7 +121,7 @@ export class KnownValues {
   /** Adds an entry of another instance's entries() (same secret); the same pseudonym wins as with add, whatever the order. */
   addEntry(entry: KnownValueEntry): boolean {
     if (!/^[0-9a-f]{16}$/.test(entry.fingerprint)) throw new RangeError(`not a known-value fingerprint: "${entry.fingerprint.slice(0, 40)}"`);
-    if (entry.length < this.#minLength) return false;
+    if (entry.length < this.#minLength || entry.length > maxValueLength) return false;
     const lo = Number.parseInt(entry.fingerprint.slice(0, 8), 16);
     const hi = Number.parseInt(entry.fingerprint.slice(8), 16);
     return this.#put(entry.kind, lo, hi, entry.replacement, entry.length, entry.first, entry.last);
