@@ -74,36 +74,41 @@ describe("devenv snapshot restore", () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("resumes after SIGKILL midway and ends with identical data, counters exact", async () => {
+  /** A restore into a new keyspace, killed midway with its journal left behind. */
+  async function killedRestore(workDirName: string) {
     const target = uniqueName("dst");
-    const workDir = join(dir, "work");
+    const workDir = join(dir, workDirName);
     const args = ["snapshot", "restore", join(dir, "store", "snapshots", "nightly"), "--contact-points", contactPoints(), "--keyspace", target, "--work-dir", workDir, "--concurrency", "2"];
     await killMidway(args);
     expect(existsSync(join(workDir, "journals", `${target}.ndjson`))).toBe(true);
+    return { target, workDir, args };
+  }
+
+  async function expectSameAsSource(target: string) {
+    expect(await rowsOf(client, `SELECT k, n, m FROM ${target}.a_tallies`)).toEqual(await rowsOf(client, `SELECT k, n, m FROM ${source}.a_tallies`));
+    expect(await rowsOf(client, `SELECT p, c, payload FROM ${target}.events`)).toEqual(await rowsOf(client, `SELECT p, c, payload FROM ${source}.events`));
+  }
+
+  it("resumes after SIGKILL midway and ends with identical data, counters exact", async () => {
+    const { target, workDir, args } = await killedRestore("work");
 
     const resumed = run(args);
     expect(resumed.stderr).not.toMatch(/devenv:/);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain("resumed");
     expect(readdirSync(join(workDir, "journals"))).toEqual([]);
-    expect(await rowsOf(client, `SELECT k, n, m FROM ${target}.a_tallies`)).toEqual(await rowsOf(client, `SELECT k, n, m FROM ${source}.a_tallies`));
-    expect(await rowsOf(client, `SELECT p, c, payload FROM ${target}.events`)).toEqual(await rowsOf(client, `SELECT p, c, payload FROM ${source}.events`));
+    await expectSameAsSource(target);
   });
 
   it("starts over when the target keyspace was dropped after the kill (its journalled chunks went with it)", async () => {
-    const target = uniqueName("dst");
-    const workDir = join(dir, "work-dropped");
-    const args = ["snapshot", "restore", join(dir, "store", "snapshots", "nightly"), "--contact-points", contactPoints(), "--keyspace", target, "--work-dir", workDir, "--concurrency", "2"];
-    await killMidway(args);
-    expect(existsSync(join(workDir, "journals", `${target}.ndjson`))).toBe(true);
+    const { target, args } = await killedRestore("work-dropped");
     await client.execute(`DROP KEYSPACE ${target}`);
 
     const again = run(args);
     expect(again.stderr).not.toMatch(/devenv:/);
     expect(again.code).toBe(0);
     expect(again.stdout).not.toContain("resumed");
-    expect(await rowsOf(client, `SELECT k, n, m FROM ${target}.a_tallies`)).toEqual(await rowsOf(client, `SELECT k, n, m FROM ${source}.a_tallies`));
-    expect(await rowsOf(client, `SELECT p, c, payload FROM ${target}.events`)).toEqual(await rowsOf(client, `SELECT p, c, payload FROM ${source}.events`));
+    await expectSameAsSource(target);
   });
 
   it("imports nothing more once killed while the SSTable writer runs", async () => {

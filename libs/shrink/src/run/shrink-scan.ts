@@ -48,7 +48,10 @@ export class ShrinkScan {
   readonly keptPlans: Map<string, KeptTablePlan>;
   // (key column, pseudonym) → the original it came from, as keyed fingerprints
   readonly #keyOwners: KeyOwners;
-  readonly #compiled = new Map<string, { plan: KeptTablePlan; transforms: (CellTransform | undefined)[]; piiColumns: { index: number; kind: PiiKind }[] }>();
+  readonly #compiled = new Map<
+    string,
+    { plan: KeptTablePlan; transforms: (CellTransform | undefined)[]; piiColumns: { index: number; kind: PiiKind }[]; partitionKeyColumns: number }
+  >();
   readonly #scope: OrgScope;
   readonly #oldestKept: Map<string, number>;
 
@@ -94,7 +97,8 @@ export class ShrinkScan {
           ? [{ index: c.index, kind: c.transform as PiiKind }]
           : [],
       );
-      this.#compiled.set(table.name, { plan: table, transforms, piiColumns });
+      const partitionKeyColumns = table.columns.filter((c) => c.kind === "partition_key").length;
+      this.#compiled.set(table.name, { plan: table, transforms, piiColumns, partitionKeyColumns });
     }
   }
 
@@ -106,10 +110,7 @@ export class ShrinkScan {
     if (!this.#orgKept(table, cells)) {
       summary.droppedByOrg++;
       // dropped customers' PII still feeds the audit: none of it may appear in the output
-      for (const { index, kind } of entry.piiColumns) {
-        const value = cells[index];
-        if (typeof value === "string") this.#addSourcePii(kind, value);
-      }
+      entry.piiColumns.forEach(({ index, kind }) => this.#addSourcePii(kind, cells[index]));
       return undefined;
     }
     if (table.time && timeOf(cells[table.time.index]) < this.#oldestKept.get(table.name)!) {
@@ -133,10 +134,8 @@ export class ShrinkScan {
    */
   readonly screen: PartitionScreen = {
     appliesTo: (snapshotPlan: TablePlan) => {
-      const table = this.keptPlans.get(snapshotPlan.table.name);
-      if (!table || table.org.kind === "none") return false;
-      const keyColumns = table.columns.filter((c) => c.kind === "partition_key").length;
-      return table.org.index < keyColumns;
+      const entry = this.#compiled.get(snapshotPlan.table.name);
+      return entry !== undefined && entry.plan.org.kind !== "none" && entry.plan.org.index < entry.partitionKeyColumns;
     },
     screen: (snapshotPlan: TablePlan, partitionKey: readonly unknown[]) => {
       const entry = this.#compiled.get(snapshotPlan.table.name)!;
@@ -148,17 +147,11 @@ export class ShrinkScan {
           onRows: (rows: readonly (readonly unknown[])[], count: number) => {
             summary.rowsRead += count;
             summary.droppedByOrg += count;
-            for (const row of rows) {
-              entry.piiColumns.forEach(({ kind }, i) => {
-                const value = row[i];
-                if (typeof value === "string") this.#addSourcePii(kind, value);
-              });
-            }
+            for (const row of rows) entry.piiColumns.forEach(({ kind }, i) => this.#addSourcePii(kind, row[i]));
           },
         };
       }
-      const keyColumns = table.columns.filter((c) => c.kind === "partition_key").length;
-      if (table.time && table.time.index < keyColumns && timeOf(partitionKey[table.time.index]) < this.#oldestKept.get(table.name)!) {
+      if (table.time && table.time.index < entry.partitionKeyColumns && timeOf(partitionKey[table.time.index]) < this.#oldestKept.get(table.name)!) {
         return {
           columns: [],
           onRows: (_rows: readonly (readonly unknown[])[], count: number) => {
@@ -229,7 +222,8 @@ export class ShrinkScan {
     );
   }
 
-  #addSourcePii(kind: PiiKind, value: string): void {
+  #addSourcePii(kind: PiiKind, value: unknown): void {
+    if (typeof value !== "string") return;
     for (const key of auditKeysOf(kind, value)) this.sourcePii.add(key);
   }
 }

@@ -155,6 +155,8 @@ describe("stageChunks with a partition screen", () => {
       plans,
       stagingDir: dir,
       concurrency: 2,
+      // pages of 10 rows: partitions of 25 are read (whole or narrowly) in several
+      pageSize: 10,
       screen,
       // what a screen drops, this mapper drops too: the chunks must not tell the two apart
       mapRow: (plan, cells) => (keptOrg(cells[0]) && keptDay(cells[1]) ? encodeAll(plan, cells) : undefined),

@@ -101,7 +101,7 @@ export interface PartitionScreen {
 export interface PartitionDrop {
   /** Columns to read of the dropped partition's rows; none: only their count (COUNT(*), in the database). */
   columns: readonly string[];
-  /** The rows read (values in `columns` order; empty when no columns were asked for) and how many rows that is. */
+  /** Called per page read (values in `columns` order), or once with no rows and the count when no columns were asked for. */
   onRows(rows: readonly (readonly unknown[])[], count: number): void;
 }
 
@@ -258,50 +258,49 @@ async function* screenedScan(options: StageOptions, plan: TablePlan, range: Toke
       return;
     }
   } while (pageState);
-  const where = keyColumns.map((c) => `${q(c)} = ?`).join(" AND ");
-  // dropped partitions are only counted or read narrowly: many at once, in order of their results' use
-  const drops = partitions.map((key) => ({ key, drop: screen.screen(plan, key) }));
-  const narrowReads = new Map<number, Promise<{ rows: unknown[][]; count: number }>>();
+  const from = `FROM ${q(keyspace)}.${q(table.name)} WHERE ${keyColumns.map((c) => `${q(c)} = ?`).join(" AND ")}`;
+  const selectKept = `SELECT ${table.columns.map((c) => q(c.name)).join(", ")} ${from}`;
+  // a dropped partition is counted in the database, or read page by page in the few columns its
+  // screen asks for (so a huge one costs a page of memory), several ahead of the scan at once
   const readDropped = async (key: unknown[], drop: PartitionDrop) => {
     if (drop.columns.length === 0) {
-      const counted = await client.execute(`SELECT COUNT(*) FROM ${q(keyspace)}.${q(table.name)} WHERE ${where}`, key, { prepare: true, isIdempotent: true });
-      return { rows: [], count: Number(counted.first()?.get(0) ?? 0) };
+      const counted = await client.execute(`SELECT COUNT(*) ${from}`, key, { prepare: true, isIdempotent: true });
+      const count = Number(counted.first()?.get(0) ?? 0);
+      drop.onRows([], count);
+      options.onRowsRead?.(plan, count);
+      return;
     }
-    const rows: unknown[][] = [];
-    for await (const row of client.stream(`SELECT ${drop.columns.map(q).join(", ")} FROM ${q(keyspace)}.${q(table.name)} WHERE ${where}`, key, {
-      prepare: true,
-      fetchSize: 5000,
-      isIdempotent: true,
-    }) as unknown as AsyncIterable<cassandra.types.Row>) {
-      rows.push(row.values());
-    }
-    return { rows, count: rows.length };
+    const select = `SELECT ${drop.columns.map(q).join(", ")} ${from}`;
+    let state: string | undefined;
+    do {
+      const page = await client.execute(select, key, { prepare: true, fetchSize: options.pageSize ?? 1000, pageState: state, isIdempotent: true });
+      drop.onRows(page.rows.map((row) => row.values()), page.rowLength);
+      options.onRowsRead?.(plan, page.rowLength);
+      state = page.pageState ?? undefined;
+    } while (state);
   };
+  const drops = partitions.map((key) => ({ key, drop: screen.screen(plan, key) }));
+  const dropReads = new Map<number, Promise<void>>();
   const readAhead = 16;
   let next = 0;
-  const startReads = (upTo: number) => {
-    for (; next < drops.length && next < upTo; next++) {
+  for (let i = 0; i < drops.length; i++) {
+    for (; next < drops.length && next < i + readAhead; next++) {
       const { key, drop } = drops[next]!;
       if (!drop) continue;
       const read = readDropped(key, drop);
       // awaited in order below; one that fails after the scan stopped must not go unhandled
       read.catch(() => {});
-      narrowReads.set(next, read);
+      dropReads.set(next, read);
     }
-  };
-  for (let i = 0; i < drops.length; i++) {
-    startReads(i + readAhead);
     const { key, drop } = drops[i]!;
     if (drop) {
-      const { rows, count } = await narrowReads.get(i)!;
-      narrowReads.delete(i);
-      drop.onRows(rows, count);
-      options.onRowsRead?.(plan, count);
+      await dropReads.get(i);
+      dropReads.delete(i);
       continue;
     }
     let state: string | undefined;
     do {
-      const result = await client.execute(`SELECT ${table.columns.map((c) => q(c.name)).join(", ")} FROM ${q(keyspace)}.${q(table.name)} WHERE ${where}`, key, {
+      const result = await client.execute(selectKept, key, {
         prepare: true,
         // rows of any width: a page of a partition stays small (a range scan sizes its pages by bytes)
         fetchSize: Math.min(options.pageSize ?? 1000, 250),
