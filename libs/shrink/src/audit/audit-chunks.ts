@@ -1,5 +1,4 @@
 import { chunkLines, type JsonValue } from "@devenv/snapshot";
-import type { BloomFilter } from "./bloom-filter.ts";
 import { firstWordKey, normalizeForAudit } from "./normalize-for-audit.ts";
 import { findPii, type PiiMatch } from "../scrub/pii-patterns.ts";
 import { isReservedCard, isReservedEmail, isReservedPhone } from "../scrub/pseudonyms.ts";
@@ -35,7 +34,7 @@ export function canHoldText(type: string | undefined): boolean {
 
 export interface AuditOptions {
   /** Normalised PII values of the source (kept and dropped rows): none may appear in the output. */
-  sourcePii?: BloomFilter;
+  sourcePii?: { has(key: string): boolean };
   /**
    * Our own pseudonyms: a fake name equal to a real one is not a leak. Asked
    * with lower-case text, so a Set of lower-case strings does, as does a

@@ -61,7 +61,6 @@ export async function planShrinkParts(options: ShrinkOptions & { parts: number }
     fullSchema: prepared.fullSchema,
     schema: prepared.schema,
     chunkCounts: prepared.chunkCounts,
-    expectedPiiValues: prepared.expectedPiiValues,
     scope: {
       kept: [...prepared.scope.kept],
       orgsByKind: prepared.scope.orgsByKind,
@@ -84,7 +83,6 @@ interface PlanDocument {
   fullSchema: PreparedShrink["fullSchema"];
   schema: PreparedShrink["schema"];
   chunkCounts: Record<string, number>;
-  expectedPiiValues: number;
   scope: { kept: string[]; orgsByKind: Record<string, number>; viaKept: Record<string, string[]> };
 }
 
@@ -105,7 +103,6 @@ async function readPlan(store: BlobStore, snapshotId: string, sealKey: Buffer): 
       schema: document.schema,
       plan: planShrink(rules, document.fullSchema),
       chunkCounts: document.chunkCounts,
-      expectedPiiValues: document.expectedPiiValues,
       scope: {
         kept: new Set(document.scope.kept),
         orgsByKind: document.scope.orgsByKind,
@@ -156,11 +153,11 @@ export async function runShrinkPart(options: ShrinkPartOptions): Promise<ShrinkP
   if (!Number.isSafeInteger(options.part) || options.part < 0 || options.part >= parts) {
     throw new ShrinkError("invalid-input", `part ${options.part} does not exist: the shrink of ${options.snapshotId} has parts 0 to ${parts - 1}`);
   }
-  const scan = new ShrinkScan({ ...prepared, secret: options.secret });
   const owned = rangesOfPart(tablePlansOf(prepared), options.part, parts);
   const progress = progressReporter(options.onProgress, started);
   const chunksTotal = owned.reduce((n, o) => n + o.indexes.length, 0);
   const staging = await mkdtemp(join(options.stagingDir ?? tmpdir(), "devenv-shrink-part-"));
+  const scan = new ShrinkScan({ ...prepared, secret: options.secret, spillDir: staging });
   try {
     const chunks: StagedChunk[] = [];
     let rowsRead = 0;
@@ -196,6 +193,7 @@ export async function runShrinkPart(options: ShrinkPartOptions): Promise<ShrinkP
     const kept = [...scan.summaries.values()].reduce((n, s) => n + s.rowsKept, 0);
     return { part: options.part, chunks: chunks.length, rowsRead, rowsKept: kept };
   } finally {
+    scan.close();
     await rm(staging, { recursive: true, force: true });
   }
 }
@@ -213,8 +211,8 @@ export async function finishShrinkParts(options: FinishShrinkPartsOptions): Prom
   const started = Date.now();
   const sealKey = sealingKey(options.secret);
   const { prepared, parts } = await readPlan(options.store, options.snapshotId, sealKey);
-  const scan = new ShrinkScan({ ...prepared, secret: options.secret });
   const staging = await mkdtemp(join(options.stagingDir ?? tmpdir(), "devenv-shrink-finish-"));
+  const scan = new ShrinkScan({ ...prepared, secret: options.secret, spillDir: staging });
   try {
     const staged: StagedChunk[] = [];
     for (let part = 0; part < parts; part++) {
@@ -239,6 +237,7 @@ export async function finishShrinkParts(options: FinishShrinkPartsOptions): Prom
     await discardShrinkWork(options.store, options.snapshotId);
     return result;
   } finally {
+    scan.close();
     await rm(staging, { recursive: true, force: true });
   }
 }

@@ -1,11 +1,11 @@
 import cassandraDriver from "cassandra-driver";
 import { encodeAll, type JsonValue, type KeyspaceSchema, type PartitionScreen, type RowMapper, type TablePlan } from "@devenv/snapshot";
-import { BloomFilter } from "../audit/bloom-filter.ts";
 import { auditKeysOf } from "../audit/normalize-for-audit.ts";
 import { ShrinkError } from "../errors.ts";
 import type { KeptTablePlan, ShrinkPlan } from "../plan/shrink-plan.ts";
 import { KnownValues, type KnownValueKind } from "../scrub/known-values.ts";
 import { PseudonymOutputs } from "../audit/pseudonym-outputs.ts";
+import { SourcePii } from "../audit/source-pii.ts";
 import { KeyOwners } from "../scrub/key-owners.ts";
 import { Pseudonyms } from "../scrub/pseudonyms.ts";
 import { compileTransform, type CellTransform, type PiiKind } from "../transform/cell-transform.ts";
@@ -28,8 +28,8 @@ export interface ShrinkScanOptions {
   scope: OrgScope;
   asOf: Date;
   secret: Buffer;
-  /** Expected number of source PII values, to size the audit's filter. */
-  expectedPiiValues: number;
+  /** Where what the pass learns per value goes to disk (a staging directory). */
+  spillDir: string;
 }
 
 const dayMs = 86_400_000;
@@ -41,7 +41,7 @@ const dayMs = 86_400_000;
  */
 export class ShrinkScan {
   readonly known: KnownValues;
-  readonly sourcePii: BloomFilter;
+  readonly sourcePii: SourcePii;
   /** Our own pseudonyms, for the audit: a fake name equal to a real one is not a leak. */
   readonly pseudonymOutputs: PseudonymOutputs;
   readonly summaries: Map<string, TableSummary>;
@@ -58,10 +58,10 @@ export class ShrinkScan {
   constructor(options: ShrinkScanOptions) {
     const { plan, scope } = options;
     this.#scope = scope;
-    this.sourcePii = new BloomFilter(options.expectedPiiValues, 1e-9);
-    this.pseudonymOutputs = new PseudonymOutputs(options.secret);
-    this.known = new KnownValues({ secret: options.secret });
-    this.#keyOwners = new KeyOwners(options.secret);
+    this.sourcePii = new SourcePii({ secret: options.secret, dir: options.spillDir });
+    this.pseudonymOutputs = new PseudonymOutputs(options.secret, options.spillDir);
+    this.known = new KnownValues({ secret: options.secret, dir: options.spillDir });
+    this.#keyOwners = new KeyOwners(options.secret, options.spillDir);
     this.keptPlans = new Map(plan.tables.filter((t): t is KeptTablePlan => t.action === "keep").map((t) => [t.name, t]));
     this.summaries = new Map(
       plan.tables.map((t) => [t.name, { table: t.name, action: t.action, rowsRead: 0, rowsKept: 0, droppedByOrg: 0, droppedByTime: 0, cellsTransformed: 0 }]),
@@ -172,10 +172,31 @@ export class ShrinkScan {
     for (const s of this.summaries.values()) {
       yield JSON.stringify(["summary", s.table, s.rowsRead, s.rowsKept, s.droppedByOrg, s.droppedByTime, s.cellsTransformed]);
     }
+    this.seal();
     for (const k of this.known.entries()) yield JSON.stringify(["known", k.kind, k.fingerprint, k.replacement, k.length, k.first, k.last]);
-    for (const fingerprint of this.pseudonymOutputs.fingerprints()) yield JSON.stringify(["output", fingerprint]);
-    for (const [owner, original] of this.#keyOwners.entries()) yield JSON.stringify(["key", owner, original]);
-    yield JSON.stringify(["source-pii", this.sourcePii.count, Buffer.from(this.sourcePii.toBytes()).toString("base64")]);
+    for (const batch of this.pseudonymOutputs.batches()) yield JSON.stringify(["outputs", batch]);
+    for (const batch of this.#keyOwners.batches()) yield JSON.stringify(["keys", batch]);
+    for (const batch of this.sourcePii.batches()) yield JSON.stringify(["source-pii", batch]);
+  }
+
+  /**
+   * Ends the first pass (every part's findings imported, for a shrink in parts):
+   * what it learnt is merged on disk and can be asked. Fails when a key
+   * column's pseudonym stands for two values.
+   */
+  seal(): void {
+    this.#keyOwners.seal();
+    this.known.build();
+    this.sourcePii.seal();
+    this.pseudonymOutputs.seal();
+  }
+
+  /** Removes what went to disk. */
+  close(): void {
+    this.known.close();
+    this.sourcePii.close();
+    this.pseudonymOutputs.close();
+    this.#keyOwners.close();
   }
 
   /** Adds one line of another part's exportLines(); a key pseudonym claimed by two distinct values across parts still fails. */
@@ -198,14 +219,14 @@ export class ShrinkScan {
         this.known.addEntry({ kind, fingerprint, replacement, length, first, last });
         return;
       }
-      case "output":
-        this.pseudonymOutputs.addFingerprint(entry[1] as string);
+      case "outputs":
+        this.pseudonymOutputs.addBatch(entry[1] as string);
         return;
-      case "key":
-        this.#keyOwners.claimFingerprints(entry[1] as string, entry[2] as string);
+      case "keys":
+        this.#keyOwners.addBatch(entry[1] as string);
         return;
       case "source-pii":
-        this.sourcePii.unionWith(Buffer.from(entry[2] as string, "base64"), entry[1] as number);
+        this.sourcePii.addBatch(entry[1] as string);
         return;
       default:
         throw new ShrinkError("failed", `unknown line in a shrink part's state: ${String(entry[0])}`);

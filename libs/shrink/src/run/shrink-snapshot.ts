@@ -46,8 +46,6 @@ export interface ShrinkOptions {
   scanConcurrency?: number;
   chunkCount?: number;
   targetChunkBytes?: number;
-  /** Expected number of source PII values, to size the audit's filter. */
-  expectedPiiValues?: number;
   stagingDir?: string;
   onProgress?: (progress: ShrinkProgress) => void;
   now?: () => Date;
@@ -84,7 +82,6 @@ export interface PreparedShrink {
   scope: OrgScope;
   /** Chunk count per kept table: its ranges are splitRing(count). */
   chunkCounts: Record<string, number>;
-  expectedPiiValues: number;
 }
 
 /**
@@ -97,11 +94,11 @@ export interface PreparedShrink {
 export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResult> {
   const started = Date.now();
   const prepared = await prepareShrink(options);
-  const scan = new ShrinkScan({ ...prepared, secret: options.secret });
   const plans = tablePlansOf(prepared);
   const chunksTotal = plans.reduce((n, p) => n + p.ranges.length, 0);
   const progress = progressReporter(options.onProgress, started);
   const staging = await mkdtemp(join(options.stagingDir ?? tmpdir(), "devenv-shrink-"));
+  const scan = new ShrinkScan({ ...prepared, secret: options.secret, spillDir: staging });
   try {
     let rowsRead = 0;
     let chunksDone = 0;
@@ -125,6 +122,7 @@ export async function shrinkSnapshot(options: ShrinkOptions): Promise<ShrinkResu
     progress({ phase: "scan", rowsDone: rowsRead, chunksDone: chunksTotal, chunksTotal });
     return await finishShrink({ prepared, scan, staged, stagingDir: staging, store: options.store, onProgress: options.onProgress, started });
   } finally {
+    scan.close();
     await rm(staging, { recursive: true, force: true });
   }
 }
@@ -153,7 +151,6 @@ export async function prepareShrink(options: ShrinkOptions): Promise<PreparedShr
     plan,
     scope,
     chunkCounts: Object.fromEntries(plans.map((p) => [p.table.name, p.ranges.length])),
-    expectedPiiValues: options.expectedPiiValues ?? 1_000_000,
   };
 }
 
@@ -189,6 +186,7 @@ export async function finishShrink(input: FinishShrinkInput): Promise<ShrinkResu
   const started = input.started ?? Date.now();
   const progress = progressReporter(input.onProgress, started);
   const plans = tablePlansOf(prepared);
+  scan.seal();
   const final = await replaceKnownValuesEverywhere(scan, input.staged, stagingDir);
   progress({ phase: "verify", rowsDone: 0, chunksDone: 0, chunksTotal: final.length });
   const audit = await auditChunks(final, plans.map((p) => p.table), { sourcePii: scan.sourcePii, pseudonymOutputs: scan.pseudonymOutputs });

@@ -78,6 +78,7 @@ describe("scrubJson", () => {
     known.add("person", "Ann Lee", p.person("Ann Lee"));
     const out = scrubJson('{"note":"Ann Lee called"}', { pseudonyms: p, known: known.build() });
     expect(out).toEqual({ text: `{"note":"${p.person("Ann Lee")} called"}`, replaced: 1 });
+    known.close();
   });
 
   it("changes only the replaced values: whitespace, key order, duplicates, escapes and number spellings stay", () => {

@@ -1,68 +1,77 @@
 import { ShrinkError } from "../errors.ts";
-import { FingerprintTable, Fingerprinter, fingerprintFromHex, fingerprintWords } from "./fingerprint-table.ts";
+import { appendBatch, recordBatches, SortedRecordsWriter, type SortedRecords } from "../spill/sorted-records.ts";
+import { Fingerprinter, fingerprintWords } from "./fingerprinter.ts";
+
+const recordWords = 2 * fingerprintWords;
 
 /**
  * Which original value each pseudonym of a key column came from: a pseudonym
- * shared by two distinct key values would silently merge two rows, so the second
- * claim fails the shrink. Held as keyed 128-bit fingerprints of
- * (column, pseudonym) → original: 46 to 92 bytes a key outside the JS heap,
- * against some 200 for a Map of the strings in it, and no original value kept
- * in clear. A false alarm or a missed collision needs two 128-bit fingerprints
- * to meet: about 2^-127 a pair.
+ * shared by two distinct key values would silently merge two rows, so the
+ * shrink fails when one is claimed by two. Claims are keyed 128-bit
+ * fingerprints of (column, pseudonym) → original, sorted and merged on disk
+ * (see SortedRecordsWriter): fixed memory whatever the number of keys, and no
+ * original value kept in clear. The check runs when the claims are sealed, at
+ * the end of the first pass, before anything is published. A false alarm or a
+ * missed collision needs two 128-bit fingerprints to meet: about 2^-127 a pair.
  */
 export class KeyOwners {
   readonly #owners: Fingerprinter;
   readonly #originals: Fingerprinter;
-  readonly #table = new FingerprintTable(fingerprintWords);
-  readonly #scratch = new Uint32Array(2 * fingerprintWords);
+  readonly #writer: SortedRecordsWriter;
+  readonly #scratch = new Uint32Array(recordWords);
+  #sealed: SortedRecords | undefined;
 
   /** The pseudonym secret: fingerprints of another secret never match these. */
-  constructor(secret: Uint8Array) {
+  constructor(secret: Uint8Array, dir: string, options: { bufferRecords?: number } = {}) {
     this.#owners = new Fingerprinter(secret, "key-owners/owner");
     this.#originals = new Fingerprinter(secret, "key-owners/original");
+    this.#writer = new SortedRecordsWriter({ dir, name: "key-owners", recordWords, keyWords: fingerprintWords, ...options }, (kept, other) => {
+      for (let w = fingerprintWords; w < recordWords; w++) {
+        if (kept[w] !== other[w]) {
+          throw new ShrinkError("failed", "pseudonym collision in a key column: two distinct key values map to one pseudonym, and would be merged into one row");
+        }
+      }
+    });
   }
 
+  /** Distinct (column, pseudonym) claims, once sealed. */
   get size(): number {
-    return this.#table.size;
+    return this.#sealed?.size ?? 0;
   }
 
   get byteLength(): number {
-    return this.#table.byteLength;
+    return this.#sealed?.byteLength ?? 2 * recordWords * 4 * 32_768;
   }
 
   /**
    * Records that `pseudonym` in key column `column` (e.g. "leads.email") stands
-   * for `original`; throws when it already stands for another value. Both are
-   * compared as given, e.g. as JSON of the cell.
+   * for `original`. Both are compared as given, e.g. as JSON of the cell.
    */
   claim(column: string, pseudonym: string, original: string): void {
     this.#owners.write(`${column}\u0000${pseudonym}`, this.#scratch, 0);
     this.#originals.write(original, this.#scratch, fingerprintWords);
-    if (!this.#claimScratch()) {
-      throw new ShrinkError("failed", `pseudonym collision in key column ${column}: two distinct values map to ${pseudonym}`);
-    }
+    this.#writer.append(this.#scratch);
   }
 
-  /** Every claim as hex fingerprints [owner, original], to merge the claims of a shrink done in parts. */
-  *entries(): Generator<[string, string]> {
-    for (const [owner, original] of this.#table.hex()) yield [owner, original!];
+  /** Checks every claim: throws when a pseudonym stands for two values. */
+  seal(): void {
+    this.#sealed ??= this.#writer.seal();
   }
 
-  /** Adds a claim of another instance's entries() under the same secret; throws on a collision as claim does. */
-  claimFingerprints(ownerHex: string, originalHex: string): void {
-    fingerprintFromHex(ownerHex, this.#scratch, 0);
-    fingerprintFromHex(originalHex, this.#scratch, fingerprintWords);
-    if (!this.#claimScratch()) {
-      throw new ShrinkError("failed", "pseudonym collision in a key column: two parts of the shrink map distinct values to one pseudonym");
-    }
+  /** The claims in batches, to merge the claims of a shrink done in parts (see addBatch). */
+  batches(): Generator<string> {
+    this.seal();
+    return recordBatches(this.#sealed!, recordWords);
   }
 
-  #claimScratch(): boolean {
-    const slot = this.#table.find(this.#scratch, 0);
-    if (slot < 0) {
-      this.#table.add(this.#scratch, 0, this.#scratch, fingerprintWords);
-      return true;
-    }
-    return this.#table.valueEquals(slot, this.#scratch, fingerprintWords);
+  /** Adds a batch of another instance's batches() under the same secret; a collision across parts fails the seal as any other. */
+  addBatch(base64: string): void {
+    appendBatch(this.#writer, base64, recordWords);
+  }
+
+  close(): void {
+    this.#sealed?.close();
+    this.#sealed = undefined;
+    this.#writer.discard();
   }
 }

@@ -1,7 +1,12 @@
 import { createHmac } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SortedRecordsWriter, type SortedRecords } from "../spill/sorted-records.ts";
+import { StringFile } from "../spill/string-file.ts";
 import { foldCode, isWordCode, SKIP } from "./char-tables.ts";
+import { fingerprint64, mixLanes } from "./fingerprint64.ts";
 import { isPlausibleEmail, isPlausiblePhone } from "./normalize.ts";
-import { PackedStrings } from "./packed-strings.ts";
 
 export type KnownValueKind = "email" | "phone" | "person" | "company" | "address";
 
@@ -18,6 +23,10 @@ export interface KnownValuesOptions {
   minLength?: number;
   /** Keys the values' fingerprints (the pseudonym secret): without it nobody can pick texts whose fingerprints meet. */
   secret?: Uint8Array;
+  /** Directory for the values' files (a staging directory); default a temporary one, removed by close(). */
+  dir?: string;
+  /** Values buffered in memory before a sorted run goes to disk (see SortedRecordsWriter). */
+  bufferRecords?: number;
 }
 
 /** A value as another instance takes it (see entries / addEntry): its keyed fingerprint, never the value itself. */
@@ -34,14 +43,20 @@ export interface KnownValueEntry {
 
 const KINDS: readonly KnownValueKind[] = ["email", "phone", "person", "company", "address"];
 const KIND_CODES = new Map(KINDS.map((kind, code) => [kind, code]));
-// per slot: fingerprint (2 words), the pseudonym's handle in the packed strings (2 words), the
-// folded length, and the first and last folded code units (16 bits each): what entries() carries
-const slotWords = 6;
+// a record: fingerprint (2 words), the pseudonym's handle in the string file (3 words),
+// kind · 2^16 + folded length, first · 2^16 + last folded code unit, a hash of the pseudonym
+const recordWords = 8;
+const HANDLE = 2;
+const KIND_LENGTH = 5;
+const FIRST_LAST = 6;
+const REPLACEMENT_HASH = 7;
 // code flags: some value starts with the code unit / ends with it
 const STARTS = 1;
 const ENDS = 2;
 // a search hashes this far from each start at most; a longer "name" is no mention prose repeats
 const maxValueLength = 256;
+// recently added (fingerprint, pseudonym hash) triples: a value met again is not written again
+const recentSlots = 1 << 14;
 
 /**
  * PII values met in the kept data (first pass), each with its pseudonym, to be
@@ -49,71 +64,80 @@ const maxValueLength = 256;
  * accents and runs of whitespace, and only takes whole words: "Ann" is found in
  * "ann's" but not in "Annual".
  *
- * A value is held as a keyed 64-bit fingerprint of its folded form next to its
- * pseudonym, in an open-addressing table of 24-byte slots (at most half full),
- * the pseudonyms packed outside the JS heap: their characters plus 48 to 96
- * bytes a value, where the values with an automaton over them took about 250.
- * A search hashes the folded text from each place a value can start to each
- * place one can end, and looks the fingerprints up (see #find).
+ * A value is held as a keyed 64-bit fingerprint of its folded form, with its
+ * pseudonym in a string file, in records sorted and merged on disk: memory is
+ * a fixed buffer while values are added, then an index and a prefilter of 2 to
+ * 4 bytes a value, however many there are. A search hashes the folded text from
+ * each place a value can start to each place one can end, and looks the
+ * fingerprints up (see #find): the prefilter answers nearly every miss, a hit
+ * costs a read of a block.
  */
 export class KnownValues {
   readonly #minLength: number;
   readonly #seedA: number;
   readonly #seedB: number;
-  readonly #strings = new PackedStrings();
-  #slots = new Uint32Array(slotWords * 1024);
-  // kind code + 1 per slot; 0: the slot is empty
-  #kinds = new Uint8Array(1024);
-  #count = 0;
+  readonly #dir: string;
+  readonly #ownDir: boolean;
+  readonly #strings: StringFile;
+  readonly #writer: SortedRecordsWriter;
+  #sealed: SortedRecords | undefined;
+  readonly #record = new Uint32Array(recordWords);
+  readonly #recent = new Uint32Array(recentSlots * 3);
   readonly #codeFlags = new Uint8Array(0x10000);
   #maxLength = 0;
   readonly #scratch = new Uint32Array(2);
+  readonly #best = new Uint32Array(recordWords);
 
   constructor(options: KnownValuesOptions = {}) {
     this.#minLength = Math.max(1, options.minLength ?? 3);
     const seeds = createHmac("sha256", options.secret ?? new Uint8Array(0)).update("devenv/known-values/v2").digest();
     this.#seedA = seeds.readUInt32LE(0);
     this.#seedB = seeds.readUInt32LE(4);
+    this.#ownDir = options.dir === undefined;
+    this.#dir = options.dir ?? mkdtempSync(join(tmpdir(), "devenv-known-"));
+    this.#strings = new StringFile(join(this.#dir, "known-values.strings"));
+    this.#writer = new SortedRecordsWriter(
+      { dir: this.#dir, name: "known-values", recordWords, keyWords: 2, ...(options.bufferRecords ? { bufferRecords: options.bufferRecords } : {}) },
+      (kept, other) => this.#mergeDuplicate(kept, other),
+    );
   }
 
+  /** Distinct values, once sealed (see build); before, 0. */
   get size(): number {
-    return this.#count;
+    return this.#sealed?.size ?? 0;
   }
 
-  /** Bytes held outside the JS heap (pseudonyms, table, code flags). */
+  /** Bytes held in memory (buffers, code flags; once sealed, index and prefilter). */
   get byteLength(): number {
-    return this.#strings.byteLength + this.#slots.byteLength + this.#kinds.byteLength + this.#codeFlags.byteLength;
+    return (this.#sealed?.byteLength ?? 2 * recordWords * 4 * 32_768) + this.#recent.byteLength + this.#codeFlags.byteLength;
   }
 
   /**
-   * Returns false when the value is too short or already known. One value known
-   * with two pseudonyms (a name in a key column and in a plain one) keeps the
-   * same one whatever the order of the calls, so parallel first passes still
-   * produce identical snapshots.
+   * Returns false when the value is too short or too long to be held. One value
+   * known with two pseudonyms (a name in a key column and in a plain one) keeps
+   * the same one whatever the order of the calls (the shorter, then the first in
+   * code-unit order), so parallel first passes still produce identical snapshots.
    */
   add(kind: KnownValueKind, original: string, replacement: string): boolean {
     // "n/a" in an email column is no one's address: replacing it in prose would only garble text
     if ((kind === "email" && !isPlausibleEmail(original)) || (kind === "phone" && !isPlausiblePhone(original))) return false;
     const folded = foldPattern(original);
     if (folded.length < this.#minLength || folded.length > maxValueLength) return false;
-    fingerprintOf(folded, this.#seedA, this.#seedB, this.#scratch);
-    return this.#put(kind, this.#scratch[0]!, this.#scratch[1]!, replacement, folded.length, folded.charCodeAt(0), folded.charCodeAt(folded.length - 1));
+    fingerprint64(folded, this.#seedA, this.#seedB, this.#scratch);
+    this.#put(kind, this.#scratch[0]!, this.#scratch[1]!, replacement, folded.length, folded.charCodeAt(0), folded.charCodeAt(folded.length - 1));
+    return true;
   }
 
-  /** Every value as an entry (no value in clear): a first pass done in parts is merged with addEntry. */
+  /** Every value as an entry (no value in clear), once sealed: a first pass done in parts is merged with addEntry. */
   *entries(): IterableIterator<KnownValueEntry> {
-    const slots = this.#slots;
-    for (let slot = 0; slot < this.#kinds.length; slot++) {
-      const kind = this.#kinds[slot]!;
-      if (kind === 0) continue;
-      const base = slot * slotWords;
+    for (const r of this.#seal().records()) {
       yield {
-        kind: KINDS[kind - 1]!,
-        fingerprint: hex(slots[base]!, slots[base + 1]!),
-        replacement: this.#strings.get(slots[base + 2]!, slots[base + 3]!),
-        length: slots[base + 4]!,
-        first: slots[base + 5]! >>> 16,
-        last: slots[base + 5]! & 0xffff,
+        kind: KINDS[r[KIND_LENGTH]! >>> 16]!,
+        fingerprint: hex(r[0]!, r[1]!),
+        replacement: this.#strings.get(r, HANDLE),
+        length: r[KIND_LENGTH]! & 0xffff,
+        first: r[FIRST_LAST]! >>> 16,
+        last: r[FIRST_LAST]! & 0xffff,
       };
     }
   }
@@ -124,62 +148,59 @@ export class KnownValues {
     if (entry.length < this.#minLength || entry.length > maxValueLength) return false;
     const lo = Number.parseInt(entry.fingerprint.slice(0, 8), 16);
     const hi = Number.parseInt(entry.fingerprint.slice(8), 16);
-    return this.#put(entry.kind, lo, hi, entry.replacement, entry.length, entry.first, entry.last);
-  }
-
-  #put(kind: KnownValueKind, lo: number, hi: number, replacement: string, length: number, first: number, last: number): boolean {
-    const slot = this.#probe(lo, hi);
-    const base = slot * slotWords;
-    if (this.#kinds[slot] !== 0) {
-      if (this.#strings.equals(this.#slots[base + 2]!, this.#slots[base + 3]!, replacement)) return false;
-      const current = this.#strings.get(this.#slots[base + 2]!, this.#slots[base + 3]!);
-      if (replacement.length < current.length || (replacement.length === current.length && replacement < current)) {
-        this.#strings.append(replacement, this.#slots, base + 2);
-        this.#kinds[slot] = KIND_CODES.get(kind)! + 1;
-      }
-      return false;
-    }
-    this.#slots[base] = lo;
-    this.#slots[base + 1] = hi;
-    this.#strings.append(replacement, this.#slots, base + 2);
-    this.#slots[base + 4] = length;
-    this.#slots[base + 5] = ((first << 16) | last) >>> 0;
-    this.#kinds[slot] = KIND_CODES.get(kind)! + 1;
-    this.#codeFlags[first] = this.#codeFlags[first]! | STARTS;
-    this.#codeFlags[last] = this.#codeFlags[last]! | ENDS;
-    if (length > this.#maxLength) this.#maxLength = length;
-    this.#count++;
-    if (this.#count * 2 > this.#kinds.length) this.#grow();
+    this.#put(entry.kind, lo, hi, entry.replacement, entry.length, entry.first, entry.last);
     return true;
   }
 
-  /** The slot holding the fingerprint, or the empty slot where it would go. */
-  #probe(lo: number, hi: number): number {
-    const mask = this.#kinds.length - 1;
-    for (let slot = (lo ^ hi) & mask; ; slot = (slot + 1) & mask) {
-      if (this.#kinds[slot] === 0) return slot;
-      const base = slot * slotWords;
-      if (this.#slots[base] === lo && this.#slots[base + 1] === hi) return slot;
-    }
+  /** Removes the values' files (and the directory, when it is the instance's own). */
+  close(): void {
+    this.#sealed?.close();
+    this.#sealed = undefined;
+    this.#writer.discard();
+    this.#strings.remove();
+    if (this.#ownDir) rmSync(this.#dir, { recursive: true, force: true });
   }
 
-  #grow(): void {
-    const oldSlots = this.#slots;
-    const oldKinds = this.#kinds;
-    this.#slots = new Uint32Array(oldSlots.length * 2);
-    this.#kinds = new Uint8Array(oldKinds.length * 2);
-    for (let slot = 0; slot < oldKinds.length; slot++) {
-      if (oldKinds[slot] === 0) continue;
-      const base = slot * slotWords;
-      const to = this.#probe(oldSlots[base]!, oldSlots[base + 1]!);
-      this.#slots.set(oldSlots.subarray(base, base + slotWords), to * slotWords);
-      this.#kinds[to] = oldKinds[slot]!;
-    }
+  #put(kind: KnownValueKind, lo: number, hi: number, replacement: string, length: number, first: number, last: number): void {
+    const replacementHash = hashOf(replacement);
+    const recent = (lo & (recentSlots - 1)) * 3;
+    if (this.#recent[recent] === lo && this.#recent[recent + 1] === hi && this.#recent[recent + 2] === replacementHash) return;
+    this.#recent[recent] = lo;
+    this.#recent[recent + 1] = hi;
+    this.#recent[recent + 2] = replacementHash;
+    const r = this.#record;
+    r[0] = lo;
+    r[1] = hi;
+    this.#strings.append(replacement, r, HANDLE);
+    r[KIND_LENGTH] = ((KIND_CODES.get(kind)! << 16) | length) >>> 0;
+    r[FIRST_LAST] = ((first << 16) | last) >>> 0;
+    r[REPLACEMENT_HASH] = replacementHash;
+    this.#writer.append(r);
+    this.#codeFlags[first] = this.#codeFlags[first]! | STARTS;
+    this.#codeFlags[last] = this.#codeFlags[last]! | ENDS;
+    if (length > this.#maxLength) this.#maxLength = length;
   }
 
-  /** A matcher over the values: it sees values added later too. */
+  // one value, two pseudonyms: the shorter wins, then the first in code-unit order; one pseudonym: the lower kind
+  #mergeDuplicate(kept: Uint32Array, other: Uint32Array): void {
+    if (kept[REPLACEMENT_HASH] === other[REPLACEMENT_HASH] && kept[HANDLE + 2] === other[HANDLE + 2]) {
+      if (other[KIND_LENGTH]! < kept[KIND_LENGTH]!) kept[KIND_LENGTH] = other[KIND_LENGTH]!;
+      return;
+    }
+    const current = this.#strings.get(kept, HANDLE);
+    const candidate = this.#strings.get(other, HANDLE);
+    if (candidate.length < current.length || (candidate.length === current.length && candidate < current)) kept.set(other);
+  }
+
+  #seal(): SortedRecords {
+    this.#sealed ??= this.#writer.seal();
+    return this.#sealed;
+  }
+
+  /** A matcher over the values. Seals them: values cannot be added after. */
   build(): KnownValueMatcher {
-    return new KnownValueMatcher(this, (text) => this.#find(text));
+    const sealed = this.#seal();
+    return new KnownValueMatcher(sealed.size, (text) => this.#find(sealed, text));
   }
 
   /**
@@ -190,13 +211,15 @@ export class KnownValues {
    * a word character) it is looked up. The longest hit wins, and the search goes on
    * after it. Work is the text's length times the longest value's, at most.
    */
-  #find(text: string): KnownValueMatch[] {
-    if (this.#count === 0 || text.length === 0) return [];
+  #find(sealed: SortedRecords, text: string): KnownValueMatch[] {
+    if (sealed.size === 0 || text.length === 0) return [];
     const { codes, positions, length } = foldText(text);
     const flags = this.#codeFlags;
     const out: KnownValueMatch[] = [];
     const seedA = this.#seedA;
     const seedB = this.#seedB;
+    const scratch = this.#scratch;
+    const best = this.#best;
     for (let i = 0; i < length; i++) {
       const firstCode = codes[i]!;
       if (!(flags[firstCode]! & STARTS)) continue;
@@ -205,7 +228,6 @@ export class KnownValues {
       let h1 = seedA;
       let h2 = seedB;
       let bestEnd = -1;
-      let bestSlot = -1;
       let bestTo = 0;
       const limit = Math.min(length, i + this.#maxLength);
       for (let j = i; j < limit; j++) {
@@ -217,21 +239,16 @@ export class KnownValues {
         // a decomposed accent after the last letter belongs to the match
         while (to < text.length && foldCode(text.charCodeAt(to)) === SKIP) to++;
         if (isWordCode(code) && to < text.length && isWordCode(text.charCodeAt(to))) continue;
-        finish(h1, h2, this.#scratch);
-        const slot = this.#probe(this.#scratch[0]!, this.#scratch[1]!);
-        if (this.#kinds[slot] === 0) continue;
+        mixLanes(h1, h2, scratch);
+        // the prefilter answers nearly every candidate that is no value without a read
+        const record = sealed.find(scratch);
+        if (!record) continue;
+        best.set(record);
         bestEnd = j;
-        bestSlot = slot;
         bestTo = to;
       }
-      if (bestSlot < 0) continue;
-      const base = bestSlot * slotWords;
-      out.push({
-        kind: KINDS[this.#kinds[bestSlot]! - 1]!,
-        start: from,
-        end: bestTo,
-        replacement: this.#strings.get(this.#slots[base + 2]!, this.#slots[base + 3]!),
-      });
+      if (bestEnd < 0) continue;
+      out.push({ kind: KINDS[best[KIND_LENGTH]! >>> 16]!, start: from, end: bestTo, replacement: this.#strings.get(best, HANDLE) });
       i = bestEnd;
     }
     return out;
@@ -240,16 +257,12 @@ export class KnownValues {
 
 /** Finds known values in texts (see KnownValues.build). */
 export class KnownValueMatcher {
-  readonly #values: KnownValues;
+  readonly size: number;
   readonly #find: (text: string) => KnownValueMatch[];
 
-  constructor(values: KnownValues, find: (text: string) => KnownValueMatch[]) {
-    this.#values = values;
+  constructor(size: number, find: (text: string) => KnownValueMatch[]) {
+    this.size = size;
     this.#find = find;
-  }
-
-  get size(): number {
-    return this.#values.size;
   }
 
   /** Occurrences of known values, leftmost-longest, not overlapping, in text order. */
@@ -271,26 +284,11 @@ export class KnownValueMatcher {
   }
 }
 
-/** The keyed 64-bit fingerprint of a folded value, as two words in `out`; the search computes the same code unit by code unit. */
-function fingerprintOf(folded: string, seedA: number, seedB: number, out: Uint32Array): void {
-  let h1 = seedA;
-  let h2 = seedB;
-  for (let i = 0; i < folded.length; i++) {
-    const code = folded.charCodeAt(i);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
-  }
-  finish(h1, h2, out);
-}
-
-/** The two lanes mixed into each other (the "cyrb53" avalanche, kept to 64 bits). */
-function finish(h1: number, h2: number, out: Uint32Array): void {
-  let a = Math.imul(h1 ^ (h1 >>> 16), 2246822507);
-  a ^= Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  let b = Math.imul(h2 ^ (h2 >>> 16), 2246822507);
-  b ^= Math.imul(a ^ (a >>> 13), 3266489909);
-  out[0] = a >>> 0;
-  out[1] = b >>> 0;
+/** FNV-1a of the code units: tells most pairs of distinct pseudonyms apart without reading them. */
+function hashOf(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
 }
 
 function hex(lo: number, hi: number): string {

@@ -40,6 +40,7 @@ describe("scrubText", () => {
     known.add("person", "ann", "Zoe");
     const out = scrubText("Ann Lee wrote from ann@corp.com", { pseudonyms, known: known.build() }).text;
     expect(out).toBe(`Mia Cole wrote from ${pseudonyms.email("ann@corp.com")}`);
+    known.close();
   });
 
   it("is idempotent: our own fakes are left alone", () => {
@@ -51,6 +52,7 @@ describe("scrubText", () => {
     expect(twice.text).toBe(once);
     expect(twice.replaced).toBe(0);
     expect(scrubText("mail qa@example.com or +999 12345678", { pseudonyms }).replaced).toBe(0);
+    known.close();
   });
 
   it("reports each email and phone it replaced, with its pseudonym", () => {
