@@ -3,16 +3,17 @@ import { scanRange, splitRing, type TableSchema } from "@devenv/snapshot";
 import { ShrinkError } from "../errors.ts";
 import type { ShrinkRules } from "../rules/rules-schema.ts";
 import type { ShrinkPlan } from "../plan/shrink-plan.ts";
+import { KeySet } from "./key-set.ts";
 
 /** Which organisations survive, and which keys of `via` tables belong to them. */
 export interface OrgScope {
   kept: Set<string>;
   orgsByKind: Record<string, number>;
   /** `${table}.${key}` → keys of that table's rows whose org is kept. */
-  viaKept: Map<string, Set<string>>;
+  viaKept: Map<string, KeySet>;
 }
 
-/** Reads the orgs table (and each `via` table's key → org) once; memory is bounded by the kept orgs' rows. */
+/** Reads the orgs table (and each `via` table's key → org) once; memory: 16 bytes a kept lookup key. */
 export async function resolveOrgScope(
   client: cassandra.Client,
   keyspace: string,
@@ -42,14 +43,14 @@ export async function resolveOrgScope(
     if (unknown.length > 0) throw new ShrinkError("invalid-rules", `orgs.keep.ids: no such organisation(s): ${unknown.join(", ")}`);
   }
 
-  const viaKept = new Map<string, Set<string>>();
+  const viaKept = new Map<string, KeySet>();
   for (const via of plan.viaSources) {
     const table = tables.find((t) => t.name === via.table)!;
-    const keys = new Set<string>();
+    const keys = new KeySet();
     for await (const [org, key] of scanColumns(client, keyspace, table, [table.columns[via.orgIndex]!.name, table.columns[via.keyIndex]!.name])) {
       if (kept.has(String(org))) keys.add(String(key));
     }
-    viaKept.set(`${via.table}.${via.key}`, keys);
+    viaKept.set(`${via.table}.${via.key}`, keys.freeze());
   }
   return { kept, orgsByKind, viaKept };
 }

@@ -7,6 +7,7 @@ import { ShrinkError } from "../errors.ts";
 import { planShrink } from "../plan/shrink-plan.ts";
 import { ShrinkRules } from "../rules/rules-schema.ts";
 import { getSealedBuffer, getSealedFile, putSealedBuffer, putSealedFile, sealingKey } from "./sealed-objects.ts";
+import { KeySet } from "./key-set.ts";
 import { ShrinkScan } from "./shrink-scan.ts";
 import {
   finishShrink,
@@ -34,7 +35,8 @@ export const shrinkWorkKeys = {
   stagedChunk: (snapshotId: string, table: string, index: number) => `work/shrink/${snapshotId}/chunks/${table}-${index}`,
 };
 
-const planFormat = 1;
+// 2: lookup keys as fingerprints (KeySet), no expected PII count
+const planFormat = 2;
 
 export interface PlannedShrink {
   snapshotId: string;
@@ -64,7 +66,7 @@ export async function planShrinkParts(options: ShrinkOptions & { parts: number }
     scope: {
       kept: [...prepared.scope.kept],
       orgsByKind: prepared.scope.orgsByKind,
-      viaKept: Object.fromEntries([...prepared.scope.viaKept].map(([k, keys]) => [k, [...keys]])),
+      viaKept: Object.fromEntries([...prepared.scope.viaKept].map(([k, keys]) => [k, keys.toBase64()])),
     },
   };
   await putSealedBuffer(options.store, shrinkWorkKeys.plan(prepared.snapshotId), sealingKey(options.secret), Buffer.from(JSON.stringify(document)));
@@ -83,7 +85,7 @@ interface PlanDocument {
   fullSchema: PreparedShrink["fullSchema"];
   schema: PreparedShrink["schema"];
   chunkCounts: Record<string, number>;
-  scope: { kept: string[]; orgsByKind: Record<string, number>; viaKept: Record<string, string[]> };
+  scope: { kept: string[]; orgsByKind: Record<string, number>; viaKept: Record<string, string> };
 }
 
 async function readPlan(store: BlobStore, snapshotId: string, sealKey: Buffer): Promise<{ prepared: PreparedShrink; parts: number }> {
@@ -106,7 +108,7 @@ async function readPlan(store: BlobStore, snapshotId: string, sealKey: Buffer): 
       scope: {
         kept: new Set(document.scope.kept),
         orgsByKind: document.scope.orgsByKind,
-        viaKept: new Map(Object.entries(document.scope.viaKept).map(([k, keys]) => [k, new Set(keys)])),
+        viaKept: new Map(Object.entries(document.scope.viaKept).map(([k, keys]) => [k, KeySet.fromBase64(keys)])),
       },
     },
   };

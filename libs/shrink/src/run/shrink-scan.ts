@@ -46,11 +46,18 @@ export class ShrinkScan {
   readonly pseudonymOutputs: PseudonymOutputs;
   readonly summaries: Map<string, TableSummary>;
   readonly keptPlans: Map<string, KeptTablePlan>;
-  // (key column, pseudonym) → the original it came from, as keyed fingerprints
+  // (table, primary key after the transforms) → the primary key it came from, as keyed fingerprints
   readonly #keyOwners: KeyOwners;
   readonly #compiled = new Map<
     string,
-    { plan: KeptTablePlan; transforms: (CellTransform | undefined)[]; piiColumns: { index: number; kind: PiiKind }[]; partitionKeyColumns: number }
+    {
+      plan: KeptTablePlan;
+      transforms: (CellTransform | undefined)[];
+      piiColumns: { index: number; kind: PiiKind }[];
+      partitionKeyColumns: number;
+      /** The primary key's columns, when a transform rewrites one of them. */
+      rewrittenKey: number[] | undefined;
+    }
   >();
   readonly #scope: OrgScope;
   readonly #oldestKept: Map<string, number>;
@@ -74,7 +81,7 @@ export class ShrinkScan {
       const summary = this.summaries.get(table.name)!;
       const transforms = table.columns.map((column) => {
         if (column.transform === "keep") return undefined;
-        const fn = compileTransform(column.transform, column.type, options.schema.types, {
+        return compileTransform(column.transform, column.type, options.schema.types, {
           pseudonyms,
           onPii: (kind, original, pseudonym) => {
             this.known.add(kind, original, pseudonym);
@@ -84,21 +91,16 @@ export class ShrinkScan {
           },
           onTransformed: () => summary.cellsTransformed++,
         }, column.isKey);
-        if (!column.isKey) return fn;
-        // a pseudonym shared by two distinct key values would silently merge rows: fail instead
-        return (value: JsonValue) => {
-          const out = fn(value);
-          this.#keyOwners.claim(`${table.name}.${column.name}`, JSON.stringify(out), JSON.stringify(value));
-          return out;
-        };
       });
+      const keyColumns = table.columns.filter((c) => c.isKey);
+      const rewrittenKey = keyColumns.some((c) => c.transform !== "keep") ? keyColumns.map((c) => c.index) : undefined;
       const piiColumns = table.columns.flatMap((c) =>
         typeof c.transform === "string" && ["email", "phone", "person", "company", "address"].includes(c.transform)
           ? [{ index: c.index, kind: c.transform as PiiKind }]
           : [],
       );
       const partitionKeyColumns = table.columns.filter((c) => c.kind === "partition_key").length;
-      this.#compiled.set(table.name, { plan: table, transforms, piiColumns, partitionKeyColumns });
+      this.#compiled.set(table.name, { plan: table, transforms, piiColumns, partitionKeyColumns, rewrittenKey });
     }
   }
 
@@ -118,10 +120,13 @@ export class ShrinkScan {
       return undefined;
     }
     const values = encodeAll(snapshotPlan, cells)!;
+    const originalKey = entry.rewrittenKey && JSON.stringify(entry.rewrittenKey.map((i) => values[i]));
     for (let i = 0; i < values.length; i++) {
       const fn = entry.transforms[i];
       if (fn) values[i] = fn(values[i]!);
     }
+    // two distinct rows whose keys become one would silently merge: the seal fails instead
+    if (originalKey !== undefined) this.#keyOwners.claim(table.name, JSON.stringify(entry.rewrittenKey!.map((i) => values[i])), originalKey);
     summary.rowsKept++;
     return values;
   };

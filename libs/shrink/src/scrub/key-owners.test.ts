@@ -6,20 +6,22 @@ import { Pseudonyms } from "./pseudonyms.ts";
 const secret = Buffer.from("key-owners-test-secret-0123456789");
 
 describe("KeyOwners", () => {
-  it("lets one value claim its pseudonym again, and fails when a second value claims it", () => {
+  it("lets one row claim its key again, and fails when a second row claims it", () => {
     const owners = new KeyOwners(secret, testDir());
-    owners.claim("lead_by_phone.phone", '"+999 1234"', '"+1 212 555 0100"');
-    owners.claim("lead_by_phone.phone", '"+999 1234"', '"+1 212 555 0100"');
-    // the same pseudonym in another column is another key
-    owners.claim("users.phone", '"+999 1234"', '"+33 1 23 45 67 89"');
+    owners.claim("lead_by_phone", '["+999 1234","lead-1"]', '["+1 212 555 0100","lead-1"]');
+    owners.claim("lead_by_phone", '["+999 1234","lead-1"]', '["+1 212 555 0100","lead-1"]');
+    // one number typed two ways, two leads: two rows still
+    owners.claim("lead_by_phone", '["+999 1234","lead-2"]', '["(212) 555-0100","lead-2"]');
+    // the same key in another table is another row
+    owners.claim("users", '["+999 1234","lead-1"]', '["+33 1 23 45 67 89","lead-1"]');
     owners.seal();
-    expect(owners.size).toBe(2);
+    expect(owners.size).toBe(3);
     owners.close();
 
     const clash = new KeyOwners(secret, testDir());
-    clash.claim("lead_by_phone.phone", '"+999 1234"', '"+1 212 555 0100"');
-    clash.claim("lead_by_phone.phone", '"+999 1234"', '"+44 20 7946 0000"');
-    expect(() => clash.seal()).toThrow(/pseudonym collision in a key column: two distinct key values map to one pseudonym/);
+    clash.claim("lead_by_phone", '["+999 1234","lead-1"]', '["+1 212 555 0100","lead-1"]');
+    clash.claim("lead_by_phone", '["+999 1234","lead-1"]', '["(212) 555-0100","lead-1"]');
+    expect(() => clash.seal()).toThrow(/pseudonym collision in a primary key: two distinct rows of the source would become one row/);
     clash.close();
   });
 
@@ -27,7 +29,7 @@ describe("KeyOwners", () => {
     // each part in its own directory, as on its own host
     const part = (claims: [string, string][]) => {
       const owners = new KeyOwners(secret, testDir());
-      for (const [pseudonym, original] of claims) owners.claim("t.k", pseudonym, original);
+      for (const [key, original] of claims) owners.claim("t", key, original);
       return owners;
     };
     const a = part([["p1", "v1"]]);
@@ -39,7 +41,7 @@ describe("KeyOwners", () => {
     const c = part([["p2", "v3"]]);
     const clash = part([]);
     for (const owners of [a, b, c]) for (const batch of owners.batches()) clash.addBatch(batch);
-    expect(() => clash.seal()).toThrow(/pseudonym collision in a key column/);
+    expect(() => clash.seal()).toThrow(/pseudonym collision in a primary key/);
     for (const owners of [a, b, c, merged, clash]) owners.close();
   });
 
@@ -48,7 +50,7 @@ describe("KeyOwners", () => {
     const owners = new KeyOwners(secret, testDir());
     for (let i = 0; i < 1_000_000; i++) {
       const phone = `+1 212 ${String(i).padStart(7, "0")}`;
-      owners.claim("lead_by_phone.phone", JSON.stringify(pseudonyms.phone(phone)), JSON.stringify(phone));
+      owners.claim("lead_by_phone", JSON.stringify([pseudonyms.phone(phone)]), JSON.stringify([phone]));
     }
     owners.seal();
     expect(owners.size).toBe(1_000_000);

@@ -5,10 +5,12 @@ import { Fingerprinter, fingerprintWords } from "./fingerprinter.ts";
 const recordWords = 2 * fingerprintWords;
 
 /**
- * Which original value each pseudonym of a key column came from: a pseudonym
- * shared by two distinct key values would silently merge two rows, so the
- * shrink fails when one is claimed by two. Claims are keyed 128-bit
- * fingerprints of (column, pseudonym) → original, sorted and merged on disk
+ * Which original primary key each rewritten primary key came from: two distinct
+ * rows whose keys became one would silently merge, so the shrink fails when a
+ * key is claimed by two. (Two rows may share a partition key's pseudonym, say
+ * one phone number typed two ways, and stay two rows: only the whole key
+ * counts.) Claims are keyed 128-bit fingerprints of (table, key) → original,
+ * sorted and merged on disk
  * (see SortedRecordsWriter): fixed memory whatever the number of keys, and no
  * original value kept in clear. The check runs when the claims are sealed, at
  * the end of the first pass, before anything is published. A false alarm or a
@@ -28,13 +30,13 @@ export class KeyOwners {
     this.#writer = new SortedRecordsWriter({ dir, name: "key-owners", recordWords, keyWords: fingerprintWords, ...options }, (kept, other) => {
       for (let w = fingerprintWords; w < recordWords; w++) {
         if (kept[w] !== other[w]) {
-          throw new ShrinkError("failed", "pseudonym collision in a key column: two distinct key values map to one pseudonym, and would be merged into one row");
+          throw new ShrinkError("failed", "pseudonym collision in a primary key: two distinct rows of the source would become one row");
         }
       }
     });
   }
 
-  /** Distinct (column, pseudonym) claims, once sealed. */
+  /** Distinct (table, key) claims, once sealed. */
   get size(): number {
     return this.#sealed?.size ?? 0;
   }
@@ -44,11 +46,11 @@ export class KeyOwners {
   }
 
   /**
-   * Records that `pseudonym` in key column `column` (e.g. "leads.email") stands
-   * for `original`. Both are compared as given, e.g. as JSON of the cell.
+   * Records that primary key `key` of `table` (after the transforms) stands for
+   * `original`. Both are compared as given, e.g. as JSON of the key's cells.
    */
-  claim(column: string, pseudonym: string, original: string): void {
-    this.#owners.write(`${column}\u0000${pseudonym}`, this.#scratch, 0);
+  claim(table: string, key: string, original: string): void {
+    this.#owners.write(`${table}\u0000${key}`, this.#scratch, 0);
     this.#originals.write(original, this.#scratch, fingerprintWords);
     this.#writer.append(this.#scratch);
   }

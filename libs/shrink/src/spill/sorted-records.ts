@@ -473,7 +473,7 @@ export function compareKeys(a: Uint32Array, at: number, b: Uint32Array, bt: numb
  * Sorts `count` records of `src` by their key, least significant 16 bits first
  * (a stable counting sort per 16-bit digit); returns the array holding the result (src or dst).
  */
-function radixSort(src: Uint32Array, dst: Uint32Array, count: number, recordWords: number, keyWords: number): Uint32Array {
+export function radixSort(src: Uint32Array, dst: Uint32Array, count: number, recordWords: number, keyWords: number): Uint32Array {
   const counts = new Uint32Array(65_537);
   let from = src;
   let to = dst;

@@ -30,9 +30,10 @@ export class StringFile {
   append(text: string, out: Uint32Array, at: number): void {
     const bytes = Buffer.byteLength(text);
     const offset = this.size;
-    if (bytes > bufferBytes - this.#buffered) this.#flush();
+    // a full buffer is flushed even for an empty string: Buffer.write refuses an offset at its end
+    if (bytes >= bufferBytes - this.#buffered) this.#flush();
     if (bytes > bufferBytes) this.#writeAll(Buffer.from(text));
-    else this.#buffered += this.#buffer.write(text, this.#buffered);
+    else if (bytes > 0) this.#buffered += this.#buffer.write(text, this.#buffered);
     out[at] = offset % 2 ** 32;
     out[at + 1] = Math.floor(offset / 2 ** 32);
     out[at + 2] = bytes;
