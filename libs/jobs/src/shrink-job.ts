@@ -106,7 +106,7 @@ export async function runShrinkJob(deps: ShrinkJobDeps, payload: ShrinkJobPayloa
         context.signal.throwIfAborted();
         if (Date.now() - lastLogged < 2000) return;
         lastLogged = Date.now();
-        context.log("info", `${p.phase}: ${p.chunksDone}/${p.chunksTotal ?? "?"} chunks`);
+        context.log("info", `${p.step ?? p.phase}: ${p.chunksDone}/${p.chunksTotal ?? "?"} chunks`);
       },
     });
     for (const t of result.tables) {

@@ -44,7 +44,9 @@ export function shrinkCommand(context: CommandContext): Command {
           chunkCount: opts.chunks,
           onProgress: (p) =>
             output.progress(
-              `${p.phase === "verify" ? "audit" : p.phase}  ${p.chunksDone}/${p.chunksTotal ?? "?"} chunks  ${p.rowsDone.toLocaleString("en-US")} rows read  ${p.elapsedSeconds.toFixed(0)} s`,
+              p.phase === "scan"
+                ? `scan  ${p.chunksDone}/${p.chunksTotal ?? "?"} chunks  ${p.rowsDone.toLocaleString("en-US")} rows read  ${p.elapsedSeconds.toFixed(0)} s`
+                : `${p.step ?? p.phase}  ${p.chunksDone}/${p.chunksTotal ?? "?"} chunks  ${p.elapsedSeconds.toFixed(0)} s`,
             ),
         });
         output.progressDone();

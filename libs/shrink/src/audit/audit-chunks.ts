@@ -42,6 +42,8 @@ export interface AuditOptions {
    */
   pseudonymOutputs?: { has(text: string): boolean };
   maxFindings?: number;
+  /** After each chunk: chunks audited so far. */
+  onChunk?: (chunksDone: number) => void;
 }
 
 /**
@@ -57,7 +59,9 @@ export async function auditChunks(
   const findings: AuditFinding[] = [];
   const max = options.maxFindings ?? 1000;
   let cellsScanned = 0;
+  let chunksDone = 0;
   for (const chunk of chunks) {
+    options.onChunk?.(chunksDone++);
     const table = tables.find((t) => t.name === chunk.table);
     if (!table) continue;
     const keyIndexes = table.columns.flatMap((c, i) => (c.kind === "partition_key" || c.kind === "clustering" ? [i] : []));
@@ -82,6 +86,7 @@ export async function auditChunks(
       if (findings.length >= max) return { cellsScanned, findings };
     }
   }
+  options.onChunk?.(chunksDone);
   return { cellsScanned, findings };
 }
 

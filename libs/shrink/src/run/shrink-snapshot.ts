@@ -51,7 +51,10 @@ export interface ShrinkOptions {
   now?: () => Date;
 }
 
-export type ShrinkProgress = TransferProgress & { table?: string };
+/** The steps after the scan: merge what it learnt, free text, audit, upload (phases verify and upload). */
+export type ShrinkStep = "merge" | "free-text" | "audit" | "upload";
+
+export type ShrinkProgress = TransferProgress & { table?: string; step?: ShrinkStep };
 
 export interface ShrinkResult {
   manifest: SnapshotManifest;
@@ -186,10 +189,17 @@ export async function finishShrink(input: FinishShrinkInput): Promise<ShrinkResu
   const started = input.started ?? Date.now();
   const progress = progressReporter(input.onProgress, started);
   const plans = tablePlansOf(prepared);
+  const chunksTotal = input.staged.length;
+  progress({ phase: "verify", step: "merge", chunksDone: 0, chunksTotal });
   scan.seal();
-  const final = await replaceKnownValuesEverywhere(scan, input.staged, stagingDir);
-  progress({ phase: "verify", rowsDone: 0, chunksDone: 0, chunksTotal: final.length });
-  const audit = await auditChunks(final, plans.map((p) => p.table), { sourcePii: scan.sourcePii, pseudonymOutputs: scan.pseudonymOutputs });
+  const final = await replaceKnownValuesEverywhere(scan, input.staged, stagingDir, (chunksDone) =>
+    progress({ phase: "verify", step: "free-text", chunksDone, chunksTotal }),
+  );
+  const audit = await auditChunks(final, plans.map((p) => p.table), {
+    sourcePii: scan.sourcePii,
+    pseudonymOutputs: scan.pseudonymOutputs,
+    onChunk: (chunksDone) => progress({ phase: "verify", step: "audit", chunksDone, chunksTotal }),
+  });
   if (audit.findings.length > 0) {
     const shown = audit.findings.slice(0, 20).map((f) => `  ${f.table}.${f.column} key=${f.rowKey}: ${f.kind} ${f.excerpt}`);
     throw new ShrinkError(
@@ -198,8 +208,11 @@ export async function finishShrink(input: FinishShrinkInput): Promise<ShrinkResu
       { findings: audit.findings },
     );
   }
-  progress({ phase: "upload", chunksDone: 0, chunksTotal: final.length });
-  for (const chunk of final) await uploadChunk(input.store, chunk);
+  let uploaded = 0;
+  for (const chunk of final) {
+    progress({ phase: "upload", step: "upload", chunksDone: uploaded++, chunksTotal });
+    await uploadChunk(input.store, chunk);
+  }
   const description =
     `shrink of keyspace ${prepared.keyspace} as of ${prepared.asOf.toISOString()}` +
     (prepared.org !== undefined ? `, organisation ${prepared.org} only` : `, kept orgs: ${prepared.scope.kept.size}`);
@@ -217,13 +230,19 @@ export async function finishShrink(input: FinishShrinkInput): Promise<ShrinkResu
 }
 
 /** The free-text pass over every chunk: each known value, wherever prose or JSON mentions it, becomes its pseudonym. */
-async function replaceKnownValuesEverywhere(scan: ShrinkScan, staged: readonly StagedChunk[], stagingDir: string): Promise<StagedChunk[]> {
+async function replaceKnownValuesEverywhere(
+  scan: ShrinkScan,
+  staged: readonly StagedChunk[],
+  stagingDir: string,
+  onChunk: (chunksDone: number) => void,
+): Promise<StagedChunk[]> {
   const matcher = scan.known.build();
   const textColumns = new Map(
     [...scan.keptPlans.values()].map((t) => [t.name, t.columns.filter((c) => mentionsText(c.transform)).map((c) => c.index)]),
   );
   const final: StagedChunk[] = [];
   for (const chunk of staged) {
+    onChunk(final.length);
     const columns = textColumns.get(chunk.table) ?? [];
     final.push(columns.length > 0 && scan.known.size > 0 ? await replaceKnownValues(chunk, columns, matcher, stagingDir) : chunk);
   }
@@ -231,7 +250,7 @@ async function replaceKnownValuesEverywhere(scan: ShrinkScan, staged: readonly S
 }
 
 export function progressReporter(onProgress: ((progress: ShrinkProgress) => void) | undefined, started: number) {
-  return (update: Partial<TransferProgress>) =>
+  return (update: Partial<ShrinkProgress>) =>
     onProgress?.({ operation: "export", phase: "scan", bytesDone: 0, rowsDone: 0, chunksDone: 0, elapsedSeconds: (Date.now() - started) / 1000, ...update });
 }
 
