@@ -6,7 +6,7 @@ import { fingerprint64 } from "../scrub/fingerprint64.ts";
  * Every source PII value the shrink met (normalised audit keys, see
  * auditKeysOf), kept and dropped alike, for the audit: none may appear in the
  * output. Held as keyed 64-bit fingerprints on disk (see FingerprintSet):
- * memory is fixed while the first pass adds, and 2 to 4 bytes a value while the
+ * memory is fixed while the first pass adds, and 4 to 8 bytes a value while the
  * audit asks. Exact up to a fingerprint collision: with ten million values and
  * a hundred million probes, about one run in twenty thousand reports a leak
  * that is not there, and a value present is never missed.

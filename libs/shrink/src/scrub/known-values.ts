@@ -220,6 +220,7 @@ export class KnownValues {
     const seedB = this.#seedB;
     const scratch = this.#scratch;
     const best = this.#best;
+    const { bits, mask } = sealed.prefilterBits;
     for (let i = 0; i < length; i++) {
       const firstCode = codes[i]!;
       if (!(flags[firstCode]! & STARTS)) continue;
@@ -240,7 +241,9 @@ export class KnownValues {
         while (to < text.length && foldCode(text.charCodeAt(to)) === SKIP) to++;
         if (isWordCode(code) && to < text.length && isWordCode(text.charCodeAt(to))) continue;
         mixLanes(h1, h2, scratch);
-        // the prefilter answers nearly every candidate that is no value without a read
+        // the prefilter's first bit, inline, turns most candidates away; find() asks the rest, and reads only for a likely hit
+        const bit = scratch[0]! & mask;
+        if ((bits[bit >>> 5]! & (1 << (bit & 31))) === 0) continue;
         const record = sealed.find(scratch);
         if (!record) continue;
         best.set(record);

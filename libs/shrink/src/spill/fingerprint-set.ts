@@ -17,7 +17,7 @@ const recentSlots = 1 << 13;
  * A set of fingerprints (keyed hashes, evenly spread) that is filled first and
  * asked after: added ones go to sorted runs on disk, seal() merges them, and
  * has() answers from the prefilter or one read of a block. Memory is fixed
- * while filling, 2 to 4 bytes a fingerprint after.
+ * while filling, 4 to 8 bytes a fingerprint after.
  */
 export class FingerprintSet {
   readonly #words: number;
@@ -58,7 +58,7 @@ export class FingerprintSet {
     let same = true;
     for (let i = 0; i < w; i++) same &&= this.#recent[slot + i] === key[at + i];
     if (same) return;
-    this.#recent.set(key.subarray(at, at + w), slot);
+    for (let i = 0; i < w; i++) this.#recent[slot + i] = key[at + i]!;
     this.#writer.append(key, at);
   }
 

@@ -92,8 +92,8 @@ describe("SortedRecordsWriter", () => {
       writer.append(record);
     }
     const sealed = writer.seal();
-    // index (one key a block of 128) + prefilter (16 to 32 bits a key) + one block
-    expect(sealed.byteLength).toBeLessThan(sealed.size * 4.2 + 4096);
+    // index (one key a block of 128) + prefilter (32 to 64 bits a key) + one block
+    expect(sealed.byteLength).toBeLessThan(sealed.size * 8.2 + 4096);
     sealed.close();
   });
 });
