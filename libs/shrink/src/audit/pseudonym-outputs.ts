@@ -18,7 +18,7 @@ export class PseudonymOutputs {
   /** The pseudonym secret: fingerprints of another secret never match these. */
   constructor(secret: Uint8Array, dir: string) {
     this.#fingerprinter = new Fingerprinter(secret, "pseudonym-outputs");
-    this.#set = new FingerprintSet({ dir, name: "pseudonym-outputs", words: fingerprintWords });
+    this.#set = new FingerprintSet({ dir, name: "pseudonym-outputs", words: fingerprintWords, maxPrefilterBytes: 1 << 20 });
   }
 
   /** Distinct pseudonyms, once sealed. */

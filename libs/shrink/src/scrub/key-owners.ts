@@ -27,7 +27,8 @@ export class KeyOwners {
   constructor(secret: Uint8Array, dir: string, options: { bufferRecords?: number } = {}) {
     this.#owners = new Fingerprinter(secret, "key-owners/owner");
     this.#originals = new Fingerprinter(secret, "key-owners/original");
-    this.#writer = new SortedRecordsWriter({ dir, name: "key-owners", recordWords, keyWords: fingerprintWords, ...options }, (kept, other) => {
+    // claims are only merged, never looked up: no prefilter worth its memory
+    this.#writer = new SortedRecordsWriter({ dir, name: "key-owners", recordWords, keyWords: fingerprintWords, maxPrefilterBytes: 8, ...options }, (kept, other) => {
       for (let w = fingerprintWords; w < recordWords; w++) {
         if (kept[w] !== other[w]) {
           throw new ShrinkError("failed", "pseudonym collision in a primary key: two distinct rows of the source would become one row");

@@ -66,8 +66,8 @@ const recentSlots = 1 << 14;
  *
  * A value is held as a keyed 64-bit fingerprint of its folded form, with its
  * pseudonym in a string file, in records sorted and merged on disk: memory is
- * a fixed buffer while values are added, then an index and a prefilter of 2 to
- * 4 bytes a value, however many there are. A search hashes the folded text from
+ * a fixed buffer while values are added, then an index and a prefilter of 4 to
+ * 8 bytes a value, however many there are. A search hashes the folded text from
  * each place a value can start to each place one can end, and looks the
  * fingerprints up (see #find): the prefilter answers nearly every miss, a hit
  * costs a read of a block.

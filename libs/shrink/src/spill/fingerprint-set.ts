@@ -8,6 +8,8 @@ export interface FingerprintSetOptions {
   /** 2 (64-bit fingerprints) or 4 (128-bit). */
   words: 2 | 4;
   bufferRecords?: number;
+  /** See SortedRecordsOptions. */
+  maxPrefilterBytes?: number;
 }
 
 // recently added fingerprints: a value met again and again is written once
@@ -33,6 +35,7 @@ export class FingerprintSet {
       recordWords: options.words,
       keyWords: options.words,
       ...(options.bufferRecords ? { bufferRecords: options.bufferRecords } : {}),
+      ...(options.maxPrefilterBytes ? { maxPrefilterBytes: options.maxPrefilterBytes } : {}),
     });
     this.#recent = new Uint32Array(recentSlots * options.words);
   }

@@ -1,6 +1,33 @@
 import { closeSync, openSync, readSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
+export interface SortedRecordsOptions {
+  /** Directory for run files and the sealed file (a staging directory). */
+  dir: string;
+  /** File-name prefix, unique in the directory. */
+  name: string;
+  recordWords: number;
+  /** The key: the first words of a record, compared as unsigned, first word first. Keys are fingerprints: evenly spread. */
+  keyWords: number;
+  /** Records buffered before a sorted run is written: memory is twice this times the record's size. Default 32,768. */
+  bufferRecords?: number;
+  /**
+   * Most bytes of the sealed file's prefilter. Default 4 MiB (some 500,000 keys at full
+   * strength); past it, absent keys cost a read more often, and memory stays put.
+   */
+  maxPrefilterBytes?: number;
+}
+
+/** Two records of one key: `kept` stays (it may be changed in place), `other` goes. Throwing fails the merge. */
+export type MergeDuplicate = (kept: Uint32Array, other: Uint32Array) => void;
+
+// records a block of the sealed file (4 KiB at 8 words a record): one read finds a key in it
+const blockRecords = 128;
+// runs merged at once; more are merged in rounds
+const fanIn = 32;
+const readBufferRecords = 2048;
+const prefilterProbes = 6;
+
 /**
  * Fixed-width records (32-bit words, the first `keyWords` of them the key)
  * collected in any number, sorted and merged on disk: memory holds one buffer
@@ -13,32 +40,8 @@ import { join } from "node:path";
  * key owners): these grow with the data, and held in memory they made the
  * peak RSS grow with it.
  */
-export interface SortedRecordsOptions {
-  /** Directory for run files and the sealed file (a staging directory). */
-  dir: string;
-  /** File-name prefix, unique in the directory. */
-  name: string;
-  recordWords: number;
-  /** The key: the first words of a record, compared as unsigned, first word first. Keys are fingerprints: evenly spread. */
-  keyWords: number;
-  /** Records buffered before a sorted run is written: memory is twice this times the record's size. Default 32,768. */
-  bufferRecords?: number;
-  /** Most bytes of the sealed file's prefilter. Default 8 MiB; past it, absent keys cost a read more often. */
-  maxPrefilterBytes?: number;
-}
-
-/** Two records of one key: `kept` stays (it may be changed in place), `other` goes. Throwing fails the merge. */
-export type MergeDuplicate = (kept: Uint32Array, other: Uint32Array) => void;
-
-// records a block of the sealed file: one read finds a key in it
-const blockRecords = 128;
-// runs merged at once; more are merged in rounds
-const fanIn = 32;
-const readBufferRecords = 2048;
-const prefilterProbes = 6;
-
 export class SortedRecordsWriter {
-  readonly #options: Required<Omit<SortedRecordsOptions, "maxPrefilterBytes">> & { maxPrefilterBytes: number };
+  readonly #options: Required<SortedRecordsOptions>;
   readonly #merge: MergeDuplicate;
   #buffer: Uint32Array;
   #scratch: Uint32Array;
@@ -50,7 +53,7 @@ export class SortedRecordsWriter {
 
   constructor(options: SortedRecordsOptions, merge: MergeDuplicate = () => {}) {
     if (!(options.keyWords >= 1 && options.keyWords <= options.recordWords)) throw new RangeError("keyWords must be between 1 and recordWords");
-    this.#options = { bufferRecords: 32_768, maxPrefilterBytes: 8 << 20, ...options };
+    this.#options = { bufferRecords: 32_768, maxPrefilterBytes: 4 << 20, ...options };
     this.#merge = merge;
     this.#buffer = new Uint32Array(this.#options.bufferRecords * options.recordWords);
     this.#scratch = new Uint32Array(this.#buffer.length);
