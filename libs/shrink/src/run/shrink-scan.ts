@@ -1,5 +1,5 @@
 import cassandraDriver from "cassandra-driver";
-import { encodeAll, type JsonValue, type KeyspaceSchema, type PartitionScreen, type RowMapper, type TablePlan } from "@devenv/snapshot";
+import { encodeAll, type KeyspaceSchema, type PartitionScreen, type RowMapper, type TablePlan } from "@devenv/snapshot";
 import { auditKeysOf } from "../audit/normalize-for-audit.ts";
 import { ShrinkError } from "../errors.ts";
 import type { KeptTablePlan, ShrinkPlan } from "../plan/shrink-plan.ts";
