@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 // (test/harness/global-setup.ts shares them between projects).
 const projects = [
   { name: "protocol", root: "libs/protocol" },
+  { name: "core", root: "libs/core" },
   { name: "testing", root: "libs/testing" },
   { name: "cassandra-node", root: "libs/cassandra-node" },
   { name: "snapshot", root: "libs/snapshot" },
@@ -13,7 +14,8 @@ const projects = [
   { name: "jobs", root: "libs/jobs" },
   { name: "fleet", root: "libs/fleet" },
   { name: "api", root: "libs/api" },
-  { name: "control-plane", root: "apps/control-plane" },
+  { name: "control-plane", root: "libs/control-plane" },
+  { name: "control-plane-app", root: "apps/control-plane" },
   { name: "agent-runtime", root: "libs/agent-runtime" },
   { name: "agent", root: "apps/agent" },
   { name: "forward", root: "libs/forward" },
