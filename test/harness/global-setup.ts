@@ -11,6 +11,7 @@ type ServiceName = keyof ServicesInfo;
 const needsByProject: Record<string, ServiceName[]> = {
   protocol: [],
   testing: [],
+  core: [],
   "cassandra-node": ["cassandra"],
   cli: ["cassandra"],
   forward: ["cassandra"],
