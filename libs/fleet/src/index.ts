@@ -11,3 +11,4 @@ export * from "./cost.ts";
 export * from "./maintenance.ts";
 export * from "./local-provisioner.ts";
 export * from "./local-agent-supervisor.ts";
+export * from "./provisioner-config.ts";
