@@ -42,12 +42,23 @@ export const Ec2ProvisionerConfig = z.strictObject({
   cassandraDataDir: z.string().min(1).default("/var/lib/cassandra"),
 });
 
+/** A secret named, never given inline: an environment variable or a file holding it. */
+const StandingSecret = z.union([z.strictObject({ env: z.string().min(1) }), z.strictObject({ file: z.string().min(1) })], {
+  error: "put secrets in the environment ({ env: NAME }) or a file ({ file: PATH }), never inline",
+});
+
 export const StaticHostConfig = z.strictObject({
   /** The name the host's agent reports as its instanceId when it registers (its hostname, say). */
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, "expected a host name (letters, digits, . _ -)"),
   /** Where its Cassandra listens, as the host's agent also reports it. */
   address: z.string().min(1),
   port: z.number().int().min(1).max(65_535).default(9042),
+  /**
+   * The host's standing join token (the same value sits in its /etc/devenv/join-token):
+   * each shared instance placed on the host is issued this token, so the host registers by
+   * itself. Without it, `devenv up --shared` hands a one-time token to the operator.
+   */
+  joinToken: StandingSecret.optional(),
 });
 
 export const StaticProvisionerConfig = z.strictObject({
