@@ -19,17 +19,17 @@ describe("lifecycle timeouts", () => {
     expect(await ec2State(env.client, stuck.providerId!)).toBe("running");
 
     env.clock.advance(minutes(14));
-    expect(await expireStuckInstances({ store: env.store, provisioners, clock: env.clock })).toEqual([]);
+    expect(await expireStuckInstances({ store: env.store, instances: env.instances(provisioners), clock: env.clock })).toEqual([]);
 
     env.clock.advance(minutes(2));
-    const outcomes = await expireStuckInstances({ store: env.store, provisioners, clock: env.clock });
+    const outcomes = await expireStuckInstances({ store: env.store, instances: env.instances(provisioners), clock: env.clock });
     expect(outcomes).toEqual([{ instanceId: stuck.id, from: "registering", to: "failed", hostTerminated: true }]);
     const failed = await env.store.instances.get(stuck.id);
     expect(failed.state).toBe("failed");
     expect(failed.stateDetail).toMatch(/stuck in registering for more than 15 min .*the host's agent never registered/);
     expect(await ec2State(env.client, stuck.providerId!)).toBe("terminated");
     const [audit] = await env.store.audit.list({ subject: `instance:${stuck.id}`, action: "instance.timeout" });
-    expect(audit?.detail).toMatchObject({ from: "registering", hostTerminated: true });
+    expect(audit?.detail).toMatchObject({ reason: "timeout", from: "registering", to: "failed" });
 
     // ready has no limit
     expect((await env.store.instances.get(healthy.id)).state).toBe("ready");
@@ -37,7 +37,7 @@ describe("lifecycle timeouts", () => {
 
     // after its grace the failed instance is retired, keeping its reason
     env.clock.advance(minutes(61));
-    const retired = await expireStuckInstances({ store: env.store, provisioners, clock: env.clock });
+    const retired = await expireStuckInstances({ store: env.store, instances: env.instances(provisioners), clock: env.clock });
     expect(retired).toEqual([{ instanceId: stuck.id, from: "failed", to: "terminated", hostTerminated: true }]);
     const terminated = await env.store.instances.get(stuck.id);
     expect(terminated.state).toBe("terminated");
@@ -52,7 +52,7 @@ describe("lifecycle timeouts", () => {
     env.clock.advance(minutes(3));
     const outcomes = await expireStuckInstances({
       store: env.store,
-      provisioners: { ec2 },
+      instances: env.instances({ ec2 }),
       clock: env.clock,
       limits: { requested: minutes(2), provisioning: minutes(10) },
     });
@@ -64,7 +64,7 @@ describe("lifecycle timeouts", () => {
     const instance = await env.newInstance({ provisioner: "local" });
     await env.store.instances.transition(instance.id, { to: "failed", detail: "restore failed" });
     env.clock.advance(minutes(61));
-    const outcomes = await expireStuckInstances({ store: env.store, provisioners: { ec2: env.ec2() }, clock: env.clock });
+    const outcomes = await expireStuckInstances({ store: env.store, instances: env.instances({ ec2: env.ec2() }), clock: env.clock });
     const outcome = outcomes.find((candidate) => candidate.instanceId === instance.id);
     expect(outcome).toMatchObject({ instanceId: instance.id, to: "terminated", hostTerminated: false });
     expect(outcome?.error).toMatch(/uses the local provisioner, which this control plane does not run \(configured: ec2\)/);

@@ -1,6 +1,6 @@
 import type { Clock, Instance, InstanceState, Store } from "@devenv/store";
 import { everyPage, StoreError } from "@devenv/store";
-import { provisionerFor, type Provisioners } from "./provisioner.ts";
+import type { InstanceManager } from "./instance-manager.ts";
 
 /**
  * How long an instance may stay in a state before it is declared stuck. States with no
@@ -23,8 +23,9 @@ export const defaultStateLimits: Required<StateLimits> = {
 };
 
 export interface LifecycleTimeoutOptions {
+  /** Read only: every change goes through the instance manager. */
   store: Store;
-  provisioners: Provisioners;
+  instances: InstanceManager;
   clock: Clock;
   /** Merged over `defaultStateLimits`. */
   limits?: StateLimits;
@@ -44,10 +45,9 @@ export interface TimeoutOutcome {
 
 /**
  * One pass over the live instances: each one that has been in its state longer than the
- * state's limit moves to `failed` (compare-and-set: an instance that moved on meanwhile is
- * left alone) and its host is terminated through its provisioner, so no host is left
- * running for an instance that will never be used. Failed instances past their grace have
- * their host terminated (again: idempotent) and move to `terminated`.
+ * state's limit is ended as `failed` through the instance manager (compare-and-set: an
+ * instance that moved on meanwhile is left alone), so no host is left running for an
+ * instance that will never be used. Failed instances past their grace are retired.
  *
  * Time in a state is measured from the instance's `updatedAt`, the last change the
  * catalogue recorded.
@@ -72,45 +72,35 @@ async function timeOut(options: LifecycleTimeoutOptions, instance: Instance, lim
   const detail = `stuck in ${instance.state} for more than ${formatDuration(limitMs)} (since ${instance.updatedAt})${
     instance.state === "registering" ? ": the host's agent never registered" : ""
   }`;
-  let failed: Instance;
+  const ended = await endUnlessMoved(options, instance, { reason: "timeout", actor, detail, to: "failed", from: instance.state, audit: { limitMs } });
+  if (ended === undefined) return undefined;
+  return { instanceId: instance.id, from: instance.state, to: "failed", ...ended };
+}
+
+/** A failed instance past its grace is retired: host terminated (again: idempotent), instance terminated. */
+async function retire(options: LifecycleTimeoutOptions, instance: Instance, actor: string): Promise<TimeoutOutcome | undefined> {
+  const ended = await endUnlessMoved(options, instance, { reason: "retire", actor, detail: instance.stateDetail ?? undefined, from: "failed" });
+  if (ended === undefined) return undefined;
+  return { instanceId: instance.id, from: "failed", to: "terminated", ...ended };
+}
+
+async function endUnlessMoved(
+  options: LifecycleTimeoutOptions,
+  instance: Instance,
+  input: Parameters<InstanceManager["end"]>[1],
+): Promise<{ hostTerminated: boolean; error?: string } | undefined> {
+  let hostGone: Promise<void>;
   try {
-    failed = await options.store.instances.transition(instance.id, { from: instance.state, to: "failed", detail });
+    ({ hostGone } = await options.instances.end(instance, input));
   } catch (error) {
     // it moved on since we listed it: no longer stuck
     if (error instanceof StoreError && error.code === "conflict") return undefined;
     throw error;
   }
-  const { hostTerminated, error } = await terminateHost(options, failed);
-  await options.store.audit.record({
-    actor,
-    action: "instance.timeout",
-    subject: `instance:${instance.id}`,
-    detail: { from: instance.state, limitMs, detail, hostTerminated, ...(error ? { error } : {}) },
-  });
-  return { instanceId: instance.id, from: instance.state, to: "failed", hostTerminated, ...(error ? { error } : {}) };
-}
-
-async function retire(options: LifecycleTimeoutOptions, instance: Instance, actor: string): Promise<TimeoutOutcome | undefined> {
-  const { hostTerminated, error } = await terminateHost(options, instance);
-  // keep the failed instance (and its reason) until its host is surely gone
-  if (!hostTerminated) return { instanceId: instance.id, from: "failed", to: "terminated", hostTerminated, ...(error ? { error } : {}) };
-  try {
-    await options.store.instances.transition(instance.id, { from: "failed", to: "terminated", detail: instance.stateDetail });
-  } catch (caught) {
-    if (caught instanceof StoreError && caught.code === "conflict") return undefined;
-    throw caught;
-  }
-  await options.store.audit.record({ actor, action: "instance.retire", subject: `instance:${instance.id}`, detail: { reason: instance.stateDetail } });
-  return { instanceId: instance.id, from: "failed", to: "terminated", hostTerminated };
-}
-
-async function terminateHost(options: LifecycleTimeoutOptions, instance: Instance): Promise<{ hostTerminated: boolean; error?: string }> {
-  try {
-    await provisionerFor(options.provisioners, instance).terminate(instance);
-    return { hostTerminated: true };
-  } catch (error) {
-    return { hostTerminated: false, error: error instanceof Error ? error.message : String(error) };
-  }
+  return hostGone.then(
+    () => ({ hostTerminated: true }),
+    (error: unknown) => ({ hostTerminated: false, error: error instanceof Error ? error.message : String(error) }),
+  );
 }
 
 export function formatDuration(ms: number): string {

@@ -3,7 +3,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { openStore, type Instance, type InstanceState, type Store } from "@devenv/store";
+import { openStore, systemClock, type Instance, type InstanceState, type Store } from "@devenv/store";
+import { InstanceManager } from "./instance-manager.ts";
 import { isProcessOf } from "./local-agent-process.ts";
 import { LocalAgentSupervisor, type AgentSupervisorEvent, type LocalAgentSupervisorOptions } from "./local-agent-supervisor.ts";
 import { LocalProvisioner } from "./local-provisioner.ts";
@@ -47,7 +48,13 @@ function newProvisioner(): LocalProvisioner {
 }
 
 function supervisor(options: Partial<LocalAgentSupervisorOptions> = {}): LocalAgentSupervisor {
-  const created = new LocalAgentSupervisor({ provisioner, store, ...options });
+  const instances = new InstanceManager({
+    store,
+    clock: systemClock,
+    provisioners: { byKind: { local: provisioner }, forInstanceKind: () => provisioner },
+    snapshots: { locate: (snapshotId) => Promise.reject(new Error(`no snapshot store here (asked for ${snapshotId})`)) },
+  });
+  const created = new LocalAgentSupervisor({ provisioner, store, instances, ...options });
   supervisors.push(created);
   return created;
 }

@@ -1,4 +1,5 @@
 import { everyPage, StoreError, type Instance, type InstanceState, type Store } from "@devenv/store";
+import type { InstanceManager } from "./instance-manager.ts";
 import type { LocalProvisioner } from "./local-provisioner.ts";
 import { PeriodicPass } from "./periodic-pass.ts";
 
@@ -28,8 +29,10 @@ export type AgentSupervisorEvent =
 
 export interface LocalAgentSupervisorOptions {
   provisioner: LocalProvisioner;
-  /** Says which local instances should have an agent running; records restarts and give-ups. */
+  /** Says which local instances should have an agent running; records restarts. */
   store: Store;
+  /** Fails an instance whose agent keeps exiting. */
+  instances: InstanceManager;
   /** How often agents are checked; default 2 s. */
   intervalMs?: number;
   policy?: Partial<AgentRestartPolicy>;
@@ -145,13 +148,12 @@ export class LocalAgentSupervisor {
     const minutes = Math.round(this.#policy.windowMs / 60_000);
     const detail = `its agent exited ${restarts + 1} times within ${minutes} min; not restarted again (see ${this.#options.provisioner.dirOf(instance)}/agent.log)`;
     try {
-      await this.#options.store.instances.transition(instance.id, { to: "failed", from: instance.state, detail });
+      await this.#options.instances.end(instance, { reason: "agent-failure", actor, detail, to: "failed", keepHost: true, from: instance.state, audit: { pid, restartsInWindow: restarts } });
     } catch (error) {
       // it moved on meanwhile (a `down`, say): nothing to give up on
       if (error instanceof StoreError && (error.code === "conflict" || error.code === "invalid-transition")) return;
       throw error;
     }
-    await this.#options.store.audit.record({ actor, action: "instance.agent-gave-up", subject: `instance:${instance.id}`, detail: { pid, restartsInWindow: restarts } });
   }
 }
 

@@ -18,7 +18,7 @@ describe("fleet maintenance", () => {
     const unreachable = env.ec2({ client: createEc2Client({ region: "us-east-1", endpoint: "http://127.0.0.1:1", credentials: { accessKeyId: "x", secretAccessKey: "x" } }) });
     const report = await runFleetMaintenance({
       store: env.store,
-      provisioners: { ec2 },
+      instances: env.instances({ ec2 }),
       clock: env.clock,
       ec2Hosts: unreachable,
       reaper: { warn: () => {} },
@@ -32,7 +32,7 @@ describe("fleet maintenance", () => {
     const reports: FleetMaintenanceReport[] = [];
     const loop = new FleetMaintenanceLoop({
       store: env.store,
-      provisioners: { ec2: env.ec2() },
+      instances: env.instances({ ec2: env.ec2() }),
       clock: env.clock,
       ec2Hosts: env.ec2(),
       reaper: { warn: () => {} },

@@ -1,14 +1,14 @@
 import type { Clock, Store } from "@devenv/store";
 import type { ManagedHostDirectory } from "./ec2-provisioner.ts";
 import { expireStuckInstances, type StateLimits, type TimeoutOutcome } from "./lifecycle-timeouts.ts";
-import type { Provisioners } from "./provisioner.ts";
+import type { InstanceManager } from "./instance-manager.ts";
 import { reapInstances, type ReapOutcome, type ReaperOptions } from "./reaper.ts";
 import { PeriodicPass } from "./periodic-pass.ts";
 import { reconcileEc2, type ReconcileReport } from "./reconcile.ts";
 
 export interface FleetMaintenanceOptions {
   store: Store;
-  provisioners: Provisioners;
+  instances: InstanceManager;
   clock: Clock;
   /** The EC2 side to reconcile with; absent when the control plane runs no EC2 provisioner. */
   ec2Hosts?: ManagedHostDirectory;
@@ -38,17 +38,17 @@ export async function runFleetMaintenance(options: FleetMaintenanceOptions): Pro
       report.errors.push({ pass, message: error instanceof Error ? error.message : String(error) });
     }
   };
-  const { store, provisioners, clock } = options;
+  const { store, instances, clock } = options;
   await attempt("timeouts", async () => {
-    report.timeouts = await expireStuckInstances({ store, provisioners, clock, ...(options.limits ? { limits: options.limits } : {}) });
+    report.timeouts = await expireStuckInstances({ store, instances, clock, ...(options.limits ? { limits: options.limits } : {}) });
   });
   await attempt("reaper", async () => {
-    report.reaped = await reapInstances({ store, provisioners, clock, ...options.reaper });
+    report.reaped = await reapInstances({ store, instances, clock, ...options.reaper });
   });
   const hosts = options.ec2Hosts;
   if (hosts) {
     await attempt("reconcile", async () => {
-      report.reconciled = await reconcileEc2({ store, hosts, clock, ...(options.reconcileGraceMs !== undefined ? { graceMs: options.reconcileGraceMs } : {}) });
+      report.reconciled = await reconcileEc2({ store, instances, hosts, clock, ...(options.reconcileGraceMs !== undefined ? { graceMs: options.reconcileGraceMs } : {}) });
     });
   }
   return report;

@@ -20,7 +20,7 @@ describe("reaper", () => {
     reaper = (overrides = {}) =>
       reapInstances({
         store: env.store,
-        provisioners,
+        instances: env.instances(provisioners),
         clock: env.clock,
         idleLimitMs: hours(24),
         warn: (instance: Instance, reason: ReapReason, at: Date) => {

@@ -1,13 +1,14 @@
 import type { AuditEvent, Clock, Instance, InstanceState, Store } from "@devenv/store";
 import { everyPage, StoreError } from "@devenv/store";
+import type { InstanceManager } from "./instance-manager.ts";
 import { formatDuration } from "./lifecycle-timeouts.ts";
-import { provisionerFor, type Provisioners } from "./provisioner.ts";
 
 export type ReapReason = "ttl" | "idle";
 
 export interface ReaperOptions {
+  /** Read only: every change goes through the instance manager. */
   store: Store;
-  provisioners: Provisioners;
+  instances: InstanceManager;
   clock: Clock;
   /**
    * Tells the owner their instance goes away at `at` (a Slack message, a mail). Called once
@@ -30,7 +31,7 @@ export interface ReapOutcome {
   action: "warned" | "reaped";
   reason: ReapReason;
   deadline: string;
-  /** A reaped instance whose host could not be terminated stays draining; the lifecycle timeout retries it. */
+  /** A reaped instance whose host could not be terminated is left failed; the lifecycle timeout retries it. */
   error?: string;
 }
 
@@ -45,7 +46,7 @@ const idleStates: ReadonlySet<InstanceState> = new Set(["ready", "refreshing"]);
  * One pass of the reaper over personal instances (shared ones are never reaped): an
  * instance whose TTL ends, or whose database saw no use (`lastActivityAt`, which the agent
  * sets from Cassandra's own request metrics) for the idle limit, is first announced to its
- * owner, then drained, its host terminated and the instance marked terminated.
+ * owner, then ended through the instance manager (host terminated, agent revoked).
  */
 export async function reapInstances(options: ReaperOptions): Promise<ReapOutcome[]> {
   const now = options.clock.now().getTime();
@@ -102,26 +103,18 @@ async function findWarning(store: Store, instanceId: string, reason: ReapReason,
 }
 
 async function reap(options: ReaperOptions, instance: Instance, reason: ReapReason, deadline: string, detail: string): Promise<ReapOutcome | undefined> {
-  let draining: Instance;
+  let hostGone: Promise<void>;
   try {
-    draining = await options.store.instances.transition(instance.id, { from: instance.state, to: "draining", detail });
+    ({ hostGone } = await options.instances.end(instance, { reason, actor: options.actor ?? "system:reaper", detail, from: instance.state, audit: { deadline } }));
   } catch (error) {
     // moved meanwhile (the owner gave it up, or it failed): the next pass decides again
     if (error instanceof StoreError && error.code === "conflict") return undefined;
     throw error;
   }
-  let hostError: string | undefined;
-  try {
-    await provisionerFor(options.provisioners, draining).terminate(draining);
-    await options.store.instances.transition(instance.id, { from: "draining", to: "terminated", detail });
-  } catch (error) {
-    hostError = error instanceof Error ? error.message : String(error);
-  }
-  await options.store.audit.record({
-    actor: options.actor ?? "system:reaper",
-    action: "instance.reap",
-    subject: `instance:${instance.id}`,
-    detail: { reason, deadline, detail, ownerId: instance.ownerId, ...(hostError ? { error: hostError } : {}) },
-  });
+  // a host that could not be terminated leaves the instance failed; the lifecycle timeout retries it
+  const hostError = await hostGone.then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error.message : String(error)),
+  );
   return { instanceId: instance.id, action: "reaped", reason, deadline, ...(hostError ? { error: hostError } : {}) };
 }

@@ -37,11 +37,11 @@ describe("EC2 reconciliation (moto)", () => {
 
     // everything is younger than the grace: nothing happens yet
     env.clock.advance(minutes(1));
-    expect(await reconcileEc2({ store, hosts: ec2, clock: env.clock })).toEqual({ orphansTerminated: [], instancesMarked: [] });
+    expect(await reconcileEc2({ store, instances: env.instances({ ec2 }), hosts: ec2, clock: env.clock })).toEqual({ orphansTerminated: [], instancesMarked: [] });
     expect(await ec2State(client, orphan)).toBe("running");
 
     env.clock.advance(minutes(10));
-    const report = await reconcileEc2({ store, hosts: ec2, clock: env.clock });
+    const report = await reconcileEc2({ store, instances: env.instances({ ec2 }), hosts: ec2, clock: env.clock });
 
     expect(new Map(report.orphansTerminated.map((entry) => [entry.ec2InstanceId, entry.why]))).toEqual(
       new Map([
@@ -72,6 +72,6 @@ describe("EC2 reconciliation (moto)", () => {
 
     // a second pass finds nothing more to do
     env.clock.advance(minutes(10));
-    expect(await reconcileEc2({ store, hosts: ec2, clock: env.clock })).toEqual({ orphansTerminated: [], instancesMarked: [] });
+    expect(await reconcileEc2({ store, instances: env.instances({ ec2 }), hosts: ec2, clock: env.clock })).toEqual({ orphansTerminated: [], instancesMarked: [] });
   });
 });

@@ -1,10 +1,13 @@
 import type { Clock, Instance, InstanceState, Store } from "@devenv/store";
 import { everyPage, StoreError, instanceStates } from "@devenv/store";
 import type { ManagedHost, ManagedHostDirectory } from "./ec2-provisioner.ts";
+import type { InstanceManager } from "./instance-manager.ts";
 import { aliveEc2States } from "./ec2-tags.ts";
 
 export interface ReconcileOptions {
+  /** Read only: every change of an instance goes through the instance manager. */
   store: Store;
+  instances: InstanceManager;
   /** The EC2 side (an Ec2Provisioner). */
   hosts: ManagedHostDirectory;
   clock: Clock;
@@ -70,17 +73,13 @@ export async function reconcileEc2(options: ReconcileOptions): Promise<Reconcile
     const to = instance.state === "draining" ? "terminated" : "failed";
     const detail = instance.state === "draining" && instance.stateDetail ? `${instance.stateDetail}; ${lost}` : lost;
     try {
-      await options.store.instances.transition(instance.id, { from: instance.state, to, detail });
+      const { hostGone } = await options.instances.end(instance, { reason: "reconcile", actor, detail, to, from: instance.state, audit: { ec2InstanceId: instance.providerId } });
+      // the host is gone already: terminating it again only confirms it
+      await hostGone.catch(() => {});
     } catch (error) {
       if (error instanceof StoreError && error.code === "conflict") continue;
       throw error;
     }
-    await options.store.audit.record({
-      actor,
-      action: "instance.host-lost",
-      subject: `instance:${instance.id}`,
-      detail: { ec2InstanceId: instance.providerId, from: instance.state, to, detail },
-    });
     report.instancesMarked.push({ instanceId: instance.id, ec2InstanceId: instance.providerId, from: instance.state, to, detail });
   }
   return report;

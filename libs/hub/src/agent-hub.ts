@@ -252,6 +252,37 @@ export class AgentHub extends EventEmitter<HubEvents> {
     return command;
   }
 
+  /** Pushes what waits in the agent's outbox: here when its socket is here, else through the other replicas. */
+  async pushOutbox(agentId: string): Promise<void> {
+    const session = this.agents.get(agentId)?.session;
+    if (session?.isOpen) this.deliver(session);
+    else await this.publish({ kind: "command", agentId, replicaId: this.replicaId });
+  }
+
+  /**
+   * Closes the sessions of agents that may no longer speak for their instance (it ended,
+   * their credentials are revoked), on whichever replica holds them; their tunnels close
+   * with them.
+   */
+  async disconnect(agentIds: readonly string[], reason: string): Promise<void> {
+    this.closeSessions(agentIds, reason);
+    await this.publish({ kind: "disconnect", agentIds: [...agentIds], reason, replicaId: this.replicaId });
+  }
+
+  private closeSessions(agentIds: readonly string[], reason: string): void {
+    for (const agentId of agentIds) {
+      const tracked = this.agents.get(agentId);
+      if (!tracked) continue;
+      this.agents.delete(agentId);
+      if (!tracked.session) continue;
+      this.logger.info({ agentId, reason }, "closing an agent's session: it may no longer speak for its instance");
+      tracked.session.close(hubCloseCodes.unauthorized, reason.slice(0, 120));
+      // a peer that never answers the close handshake is cut
+      const socket = tracked.session.socket;
+      setTimeout(() => socket.terminate(), 2_000).unref();
+    }
+  }
+
   /** Sends tunnel bytes to an agent connected here; false when it is not. */
   sendTunnelData(agentId: string, streamId: number, data: Uint8Array): boolean {
     const session = this.agents.get(agentId)?.session;
@@ -523,6 +554,9 @@ export class AgentHub extends EventEmitter<HubEvents> {
         if (session?.isOpen) this.deliver(session);
         return;
       }
+      case "disconnect":
+        if (event.replicaId !== this.replicaId) this.closeSessions(event.agentIds, event.reason);
+        return;
       case "session-opened": {
         if (event.replicaId === this.replicaId) return;
         const tracked = this.agents.get(event.agentId);

@@ -33,6 +33,12 @@ export class ClientTunnelRelay {
   readonly #streams = new Map<string, WebSocket>();
   readonly #onUpgrade: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
   readonly #onTunnelData: (event: { agentId: string; streamId: number; data: Uint8Array }) => void;
+  // a tunnel cannot outlive its agent's session: the database end is gone with it
+  readonly #onAgentGone = ({ agentId }: { agentId: string }): void => {
+    for (const [key, client] of this.#streams) {
+      if (key.startsWith(`${agentId}:`)) client.close(1001, "the instance's agent disconnected");
+    }
+  };
   #nextStreamId = 1;
 
   constructor(options: ClientTunnelRelayOptions) {
@@ -55,11 +61,13 @@ export class ClientTunnelRelay {
   start(): void {
     this.#options.server.on("upgrade", this.#onUpgrade);
     this.#options.hub.on("tunnel-data", this.#onTunnelData);
+    this.#options.hub.on("agent-disconnected", this.#onAgentGone);
   }
 
   close(): void {
     this.#options.server.off("upgrade", this.#onUpgrade);
     this.#options.hub.off("tunnel-data", this.#onTunnelData);
+    this.#options.hub.off("agent-disconnected", this.#onAgentGone);
     for (const client of this.#streams.values()) client.close(1001, "control plane shutting down");
   }
 

@@ -3,6 +3,8 @@
  *  - `command`: a command was enqueued for the agent; whoever holds its socket delivers it;
  *  - `session-opened`: the agent connected to `replicaId`; any other replica still holding
  *    an older socket of that agent closes it.
+ *  - `disconnect`: these agents may no longer speak for their instance (it ended); whoever
+ *    holds their sockets closes them, and their tunnels with them.
  * A `resync` is local only: the bus may have missed notices (its connection dropped), so
  * the hub rereads the outbox of every agent it holds.
  */
@@ -19,7 +21,8 @@ export type BusNotice =
        * within the time an agent takes to reconnect.
        */
       openedAt: number;
-    };
+    }
+  | { kind: "disconnect"; agentIds: string[]; reason: string; replicaId: string };
 
 export type BusEvent = BusNotice | { kind: "resync" };
 

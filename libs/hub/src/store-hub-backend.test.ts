@@ -4,9 +4,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore, type Store } from "@devenv/store";
+import { openStore, type Agent, type Store } from "@devenv/store";
 import { AgentHub } from "./agent-hub.ts";
-import { StoreHubBackend } from "./store-hub-backend.ts";
+import { StoreHubBackend, type AgentReports } from "./store-hub-backend.ts";
 import { TestAgent, TestAgentRefusedError, healthyAgentHealth } from "./testing/test-agent.ts";
 
 let dir: string;
@@ -14,14 +14,24 @@ let store: Store;
 let server: Server;
 let hub: AgentHub;
 let url: string;
-const interruptions: string[] = [];
+/** What the backend forwarded, in order, as `<report> <agent's instance> <detail>`. */
+const reports: string[] = [];
+const forwarded: AgentReports = {
+  agentRegistered: async (agent: Agent) => void reports.push(`registered ${agent.instanceId}`),
+  agentConnected: async (agent) => void reports.push(`connected ${agent.instanceId}`),
+  agentLifecycle: async (agent, lifecycle) => void reports.push(`lifecycle ${agent.instanceId} ${lifecycle.state}`),
+  agentHeartbeat: async (agent, health) => void reports.push(`heartbeat ${agent.instanceId} ${health.cqlRequests}`),
+  agentProgress: async (agent, progress) => void reports.push(`progress ${agent.instanceId} ${progress.assignmentId} ${progress.rows}`),
+  agentResult: async (agent, result) => void reports.push(`result ${agent.instanceId} ${result.assignmentId} ${result.ok}`),
+  assignmentDelivered: async (agent, assignmentId) => void reports.push(`delivered ${agent.instanceId} ${assignmentId}`),
+};
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "devenv-store-hub-"));
   store = await openStore({ url: `sqlite:${join(dir, "devenv.db")}` });
   server = createServer((_req, res) => res.writeHead(404).end());
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  hub = new AgentHub({ server, backend: new StoreHubBackend({ store, onInterruption: (i) => interruptions.push(i.id) }), heartbeatIntervalMs: 1000 });
+  hub = new AgentHub({ server, backend: new StoreHubBackend({ store, reports: forwarded }), heartbeatIntervalMs: 1000 });
   await hub.start();
   url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/agent`;
 });
@@ -52,13 +62,14 @@ async function until(check: () => Promise<boolean>, timeoutMs = 5000): Promise<v
 
 const stateOf = async (id: string) => (await store.instances.get(id)).state;
 
+const reportsOf = (instanceId: string) => reports.filter((line) => line.split(" ")[1] === instanceId);
+
 describe("StoreHubBackend", () => {
   it("registers an agent once with its join token, then only with its credential", async () => {
     const { instance, joinToken } = await newInstance();
     const agent = await TestAgent.connect({ url, auth: { joinToken } });
     const credential = agent.welcome?.credential;
     expect(credential).toBeDefined();
-    expect(await stateOf(instance.id)).toBe("registering");
     expect((await store.agents.get(agent.agentId)).instanceId).toBe(instance.id);
     await agent.close();
 
@@ -68,59 +79,37 @@ describe("StoreHubBackend", () => {
     expect(again.welcome?.credential).toBeUndefined();
     await again.close();
     await expect(TestAgent.connect({ url, auth: { credential: "forged" } })).rejects.toBeInstanceOf(TestAgentRefusedError);
+    expect(reportsOf(instance.id)).toEqual([`registered ${instance.id}`, `connected ${instance.id}`, `connected ${instance.id}`]);
   });
 
-  it("turns an assignment's delivery, progress and result into catalogue facts, and the instance ready", async () => {
+  it("keeps the outbox and the agent's own state, and forwards what the agent says about its instance", async () => {
     const { instance, joinToken } = await newInstance();
-    const snapshot = await store.snapshots.create({ location: "/tmp/store", sourceDescription: "test", status: "ready" });
     const agent = await TestAgent.connect({ url, auth: { joinToken } });
-    const assignment = await store.assignments.create({ instanceId: instance.id, snapshotId: snapshot.id });
-    await hub.sendCommand(agent.agentId, {
+    const command = await hub.sendCommand(agent.agentId, {
       type: "assign",
-      assignmentId: assignment.id,
-      idempotencyKey: assignment.id,
-      snapshot: { id: snapshot.id, manifestUrl: "http://127.0.0.1:1/m.json", chunkUrlTemplate: "http://127.0.0.1:1/c/{sha256}" },
+      assignmentId: "a-1",
+      idempotencyKey: "a-1",
+      snapshot: { id: "s-1", manifestUrl: "http://127.0.0.1:1/m.json", chunkUrlTemplate: "http://127.0.0.1:1/c/{sha256}" },
       targetKeyspace: "devenv",
     });
-    const command = await agent.waitFor((m) => m.type === "assign");
-    if (command.type !== "assign") throw new Error("expected assign");
-    agent.ack(command.commandId);
-    await until(async () => (await store.assignments.get(assignment.id)).state === "sent");
+    const received = await agent.waitFor((m) => m.type === "assign");
+    if (received.type !== "assign") throw new Error("expected assign");
+    agent.ack(received.commandId);
+    await until(async () => (await store.commands.pending(agent.agentId)).length === 0);
+    expect(received.commandId).toBe(command.commandId);
     agent.lifecycle("downloading");
-    await until(async () => (await stateOf(instance.id)) === "restoring");
-    agent.send({ type: "progress", assignmentId: assignment.id, phase: "load", bytes: 10, totalBytes: 20, rows: 5, totalRows: 10 });
-    await until(async () => (await store.assignments.get(assignment.id)).progress?.rows === 5);
-    agent.send({ type: "result", assignmentId: assignment.id, ok: true, snapshotId: snapshot.id });
-    agent.lifecycle("ready");
-    await until(async () => (await stateOf(instance.id)) === "ready");
-    expect((await store.assignments.get(assignment.id)).state).toBe("succeeded");
-    expect((await store.instances.get(instance.id)).currentSnapshotId).toBe(snapshot.id);
-    expect(await store.commands.pending(agent.agentId)).toEqual([]);
-    await agent.close();
-  });
-
-  it("marks an instance with nothing to restore ready when its agent is idle", async () => {
-    const { instance, joinToken } = await newInstance();
-    const agent = await TestAgent.connect({ url, auth: { joinToken } });
-    agent.lifecycle("idle");
-    await until(async () => (await stateOf(instance.id)) === "ready");
-    await agent.close();
-  });
-
-  it("counts real database use as activity, not an open socket; reports an interruption", async () => {
-    const { instance, joinToken } = await newInstance();
-    const agent = await TestAgent.connect({ url, auth: { joinToken } });
-    const before = (await store.instances.get(instance.id)).lastActivityAt;
-    agent.heartbeat({ ...healthyAgentHealth, cqlRequests: 100, clientConnections: 0 });
-    agent.heartbeat({ ...healthyAgentHealth, cqlRequests: 100, clientConnections: 0 });
-    await until(async () => (await store.agents.get(agent.agentId)).lastHeartbeatAt !== null);
-    await new Promise((r) => setTimeout(r, 200));
-    expect((await store.instances.get(instance.id)).lastActivityAt).toBe(before);
+    agent.send({ type: "progress", assignmentId: "a-1", phase: "load", bytes: 10, totalBytes: 20, rows: 5, totalRows: 10 });
+    agent.send({ type: "result", assignmentId: "a-1", ok: true, snapshotId: "s-1" });
     agent.heartbeat({ ...healthyAgentHealth, cqlRequests: 140, clientConnections: 0 });
-    await until(async () => (await store.instances.get(instance.id)).lastActivityAt !== before);
-    agent.lifecycle("idle");
-    agent.lifecycle("interrupting", { detail: "spot notice: terminate at 2026-11-25T23:59:00Z" });
-    await until(async () => interruptions.includes(instance.id));
+    await until(async () => reportsOf(instance.id).some((line) => line.startsWith("heartbeat")));
+    expect(reportsOf(instance.id).slice(2)).toEqual([
+      `delivered ${instance.id} a-1`,
+      `lifecycle ${instance.id} downloading`,
+      `progress ${instance.id} a-1 5`,
+      `result ${instance.id} a-1 true`,
+      `heartbeat ${instance.id} 140`,
+    ]);
+    expect((await store.agents.get(agent.agentId)).state).toBe("downloading");
     await agent.close();
   });
 });

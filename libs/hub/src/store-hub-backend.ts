@@ -1,31 +1,39 @@
 import type { AgentCommand, HeartbeatMessage, HelloMessage, LifecycleMessage, ProgressMessage, ResultMessage } from "@devenv/protocol";
-import { StoreError, type Instance, type InstanceState, type JsonObject, type Store } from "@devenv/store";
+import { StoreError, type Agent, type JsonObject, type Store } from "@devenv/store";
 import type { AgentCommandDraft, AgentLiveness, AuthOutcome, HubBackend, PendingCommand } from "./hub-backend.ts";
+
+/**
+ * Where what agents report goes: the owner of instance and assignment state (the fleet's
+ * instance manager). The hub only authenticates, persists the outbox and forwards.
+ */
+export interface AgentReports {
+  agentRegistered(agent: Agent): Promise<void>;
+  agentConnected(agent: Agent): Promise<void>;
+  agentLifecycle(agent: Agent, lifecycle: LifecycleMessage): Promise<void>;
+  agentHeartbeat(agent: Agent, health: HeartbeatMessage["health"]): Promise<void>;
+  agentProgress(agent: Agent, progress: ProgressMessage): Promise<void>;
+  agentResult(agent: Agent, result: ResultMessage): Promise<void>;
+  assignmentDelivered(agent: Agent, assignmentId: string): Promise<void>;
+}
 
 export interface StoreHubBackendOptions {
   store: Store;
-  /** An agent of an instance reports a spot interruption (lifecycle `interrupting`). */
-  onInterruption?: (instance: Instance, detail: string | undefined) => void;
-  onError?: (what: string, error: unknown) => void;
+  reports: AgentReports;
 }
 
 /**
- * The hub's persistence over the control plane's store: join tokens and credentials,
- * the per-agent outbox, and what agents report turned into catalogue facts: instance
- * states, assignment progress and results, and real database use for the reaper.
+ * The hub's persistence over the control plane's store: join tokens and credentials, the
+ * per-agent outbox and agents' own state; what agents report about their instance and
+ * its assignments goes to `reports`, which holds the policy.
  */
 export class StoreHubBackend implements HubBackend {
   readonly #store: Store;
-  readonly #onInterruption: (instance: Instance, detail: string | undefined) => void;
-  readonly #onError: (what: string, error: unknown) => void;
-  // the last CQL request count each agent reported: activity is its growth, not its value
-  readonly #lastRequests = new Map<string, number>();
+  readonly #reports: AgentReports;
   readonly #lifecycle = new Map<string, string>();
 
   constructor(options: StoreHubBackendOptions) {
     this.#store = options.store;
-    this.#onInterruption = options.onInterruption ?? (() => {});
-    this.#onError = options.onError ?? (() => {});
+    this.#reports = options.reports;
   }
 
   async authenticate(hello: HelloMessage): Promise<AuthOutcome> {
@@ -33,6 +41,7 @@ export class StoreHubBackend implements HubBackend {
     if ("credential" in hello.auth) {
       const agent = await this.#store.agents.authenticate(hello.auth.credential);
       if (!agent) return { ok: false, reason: "unknown-credential", message: "unknown or revoked agent credential: register again with a new join token" };
+      await this.#reports.agentConnected(agent);
       return { ok: true, agentId: agent.id };
     }
     try {
@@ -46,7 +55,8 @@ export class StoreHubBackend implements HubBackend {
           }
         },
       });
-      await this.#moveInstance(agent.instanceId, "registering", ["provisioning"]);
+      await this.#reports.agentRegistered(agent);
+      await this.#reports.agentConnected(agent);
       return { ok: true, agentId: agent.id, credential };
     } catch (error) {
       if (!(error instanceof StoreError)) throw error;
@@ -71,9 +81,7 @@ export class StoreHubBackend implements HubBackend {
     if (command.agentId !== agentId) return;
     await this.#store.commands.markDelivered(commandId);
     const payload = command.payload as { type?: string; assignmentId?: string };
-    if (payload.type === "assign" && payload.assignmentId) {
-      await this.#store.assignments.update(payload.assignmentId, { state: "sent" }).catch((e: unknown) => this.#ignoreFinished(e));
-    }
+    if (payload.type === "assign" && payload.assignmentId) await this.#reports.assignmentDelivered(await this.#store.agents.get(agentId), payload.assignmentId);
   }
 
   async markAcked(agentId: string, commandId: string): Promise<boolean> {
@@ -91,12 +99,7 @@ export class StoreHubBackend implements HubBackend {
 
   async recordHeartbeat(agentId: string, heartbeat: HeartbeatMessage): Promise<void> {
     const agent = await this.#store.agents.recordHeartbeat(agentId, { health: heartbeat.health as unknown as JsonObject });
-    // idle is judged from real database use, not from an open socket
-    const requests = heartbeat.health.cqlRequests;
-    const previous = this.#lastRequests.get(agentId);
-    if (requests !== undefined) this.#lastRequests.set(agentId, requests);
-    const used = (heartbeat.health.clientConnections ?? 0) > 0 || (requests !== undefined && previous !== undefined && requests > previous);
-    if (used) await this.#store.instances.touch(agent.instanceId);
+    await this.#reports.agentHeartbeat(agent, heartbeat.health);
   }
 
   async recordLiveness(agentId: string, liveness: AgentLiveness): Promise<void> {
@@ -107,64 +110,15 @@ export class StoreHubBackend implements HubBackend {
   async recordLifecycle(agentId: string, lifecycle: LifecycleMessage): Promise<void> {
     this.#lifecycle.set(agentId, lifecycle.state);
     const agent = await this.#store.agents.setState(agentId, lifecycle.state);
-    switch (lifecycle.state) {
-      case "downloading":
-      case "restoring":
-        await this.#moveInstance(agent.instanceId, "restoring", ["registering"]);
-        await this.#moveInstance(agent.instanceId, "refreshing", ["ready"]);
-        return;
-      case "ready":
-        await this.#moveInstance(agent.instanceId, "ready", ["registering", "restoring", "refreshing"]);
-        return;
-      case "idle": {
-        // registered with nothing to restore: the instance is ready as it is
-        const latest = await this.#store.assignments.latestForInstance(agent.instanceId);
-        if (latest === undefined || ["succeeded", "failed", "cancelled"].includes(latest.state)) {
-          await this.#moveInstance(agent.instanceId, "ready", ["registering", "restoring", "refreshing"]);
-        }
-        return;
-      }
-      case "interrupting": {
-        const instance = await this.#store.instances.get(agent.instanceId);
-        await this.#store.audit.record({ actor: `agent:${agentId}`, action: "instance.interruption", subject: `instance:${instance.id}`, detail: { detail: lifecycle.detail ?? null } });
-        this.#onInterruption(instance, lifecycle.detail);
-        return;
-      }
-      case "booting":
-      case "registering":
-      case "degraded":
-      case "draining":
-      case "stopped":
-        return;
-    }
+    await this.#reports.agentLifecycle(agent, lifecycle);
   }
 
-  async recordProgress(_agentId: string, progress: ProgressMessage): Promise<void> {
-    const { type: _type, assignmentId, ...figures } = progress;
-    await this.#store.assignments.update(assignmentId, { state: "running", progress: figures as unknown as JsonObject }).catch((e: unknown) => this.#ignoreFinished(e));
+  async recordProgress(agentId: string, progress: ProgressMessage): Promise<void> {
+    await this.#reports.agentProgress(await this.#store.agents.get(agentId), progress);
   }
 
-  async recordResult(_agentId: string, result: ResultMessage): Promise<void> {
-    const done = result.ok ? this.#store.assignments.succeed(result.assignmentId) : this.#store.assignments.fail(result.assignmentId, result.error ?? "restore failed");
-    await done.catch((e: unknown) => this.#ignoreFinished(e));
-  }
-
-  /** Moves the instance when it is in one of `from`; a state that moved on already is left alone. */
-  async #moveInstance(instanceId: string, to: InstanceState, from: readonly InstanceState[]): Promise<void> {
-    const instance = await this.#store.instances.get(instanceId);
-    if (!from.includes(instance.state)) return;
-    try {
-      await this.#store.instances.transition(instanceId, { to, from: instance.state });
-    } catch (error) {
-      if (error instanceof StoreError && (error.code === "conflict" || error.code === "invalid-transition")) return;
-      this.#onError(`instance ${instanceId} -> ${to}`, error);
-    }
-  }
-
-  /** A report about an assignment that is already finished (redelivered, or cancelled meanwhile) changes nothing. */
-  #ignoreFinished(error: unknown): void {
-    if (error instanceof StoreError && (error.code === "invalid-transition" || error.code === "not-found")) return;
-    throw error;
+  async recordResult(agentId: string, result: ResultMessage): Promise<void> {
+    await this.#reports.agentResult(await this.#store.agents.get(agentId), result);
   }
 }
 

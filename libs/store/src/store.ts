@@ -245,8 +245,12 @@ export interface IssuedJoinToken {
 }
 
 export interface JoinTokensRepo {
-  /** A single-use token for the instance, valid for `ttlMs` (default 15 minutes). */
-  issue(instanceId: string, options?: { ttlMs?: number }): Promise<IssuedJoinToken>;
+  /**
+   * A single-use token for the instance, valid for `ttlMs` (default 15 minutes). With
+   * `plaintext` (a static host's standing token), that value is armed for this instance:
+   * the same token armed earlier for another instance stops working for it.
+   */
+  issue(instanceId: string, options?: { ttlMs?: number; plaintext?: string }): Promise<IssuedJoinToken>;
   /**
    * Marks the token used, atomically. `unauthorized` when unknown or already used,
    * `expired` when past its expiry. Returns the token (with usedAt set).

@@ -13,6 +13,8 @@ import { openStore, type Instance, type InstanceKind, type Store } from "@devenv
 import { services, uniqueName } from "@devenv/testing";
 import { Ec2Provisioner, describeEc2Instance, type Ec2ProvisionerOptions } from "../ec2-provisioner.ts";
 import { ec2Tags } from "../ec2-tags.ts";
+import { InstanceManager } from "../instance-manager.ts";
+import type { Provisioners } from "../provisioner.ts";
 import { readAgentUserDataTemplate } from "../user-data.ts";
 import { TestClock } from "./test-clock.ts";
 
@@ -48,6 +50,8 @@ export interface FleetTestEnv {
   userDataTemplate: string;
   /** An EC2 provisioner of this env's fleet; `overrides` change its options. */
   ec2(overrides?: Partial<Ec2ProvisionerOptions>): Ec2Provisioner;
+  /** The instance manager over this env's store, ending hosts through `provisioners`. */
+  instances(provisioners: Provisioners): InstanceManager;
   /** A user and an instance in state `requested`. */
   newInstance(input?: { kind?: InstanceKind; provisioner?: Instance["provisioner"]; ttlExpiresAt?: Date; providerId?: string; ownerName?: string }): Promise<Instance>;
   close(): Promise<void>;
@@ -79,6 +83,21 @@ export async function fleetTestEnv(): Promise<FleetTestEnv> {
         agentTarballUrl: "https://releases.example.com/devenv-agent-1.0.0.tgz",
         fleet,
         ...overrides,
+      }),
+    instances: (provisioners) =>
+      new InstanceManager({
+        store,
+        clock,
+        provisioners: {
+          byKind: provisioners,
+          forInstanceKind: () => {
+            const [first] = Object.values(provisioners);
+            if (!first) throw new Error("no provisioner in this test");
+            return first;
+          },
+        },
+        // fleet tests assign nothing: an assignment would fail loudly here
+        snapshots: { locate: (snapshotId) => Promise.reject(new Error(`no snapshot store in fleet tests (asked for ${snapshotId})`)) },
       }),
     async newInstance(input = {}) {
       const ownerName = input.ownerName ?? "dana";

@@ -51,7 +51,8 @@ export function joinTokensRepo(ctx: RepoContext): JoinTokensRepo {
       if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
         throw new StoreError("invalid-input", `ttlMs must be a positive whole number of milliseconds, got ${ttlMs}`);
       }
-      const plaintext = newSecret("joinToken");
+      const plaintext = options?.plaintext ?? newSecret("joinToken");
+      if (plaintext.length < 16) throw new StoreError("invalid-input", "a standing join token needs at least 16 characters");
       const now = ctx.clock.now();
       const row = {
         id: randomUUID(),
@@ -61,6 +62,8 @@ export function joinTokensRepo(ctx: RepoContext): JoinTokensRepo {
         expires_at: addMs(now, ttlMs),
         used_at: null,
       };
+      // a standing token is re-armed: its earlier row (used or not) now belongs to this instance
+      if (options?.plaintext !== undefined) await db.deleteFrom("join_tokens").where("token_hash", "=", row.token_hash).execute();
       await db.insertInto("join_tokens").values(row).execute();
       return { joinToken: toJoinToken(row), plaintext };
     },
