@@ -4,7 +4,7 @@ export * from "./command-bus.ts";
 export * from "./hub-backend.ts";
 export * from "./hub-logger.ts";
 export * from "./in-memory-backend.ts";
-export * from "./postgres-command-bus.ts";
+export * from "./store-command-bus.ts";
 export * from "./testing/manual-clock.ts";
 export * from "./testing/test-agent.ts";
 export * from "./testing/hub-fixture.ts";

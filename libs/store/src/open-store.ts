@@ -21,7 +21,7 @@ import { joinTokensRepo } from "./repos/join-tokens.ts";
 import { schedulesRepo } from "./repos/schedules.ts";
 import { snapshotsRepo } from "./repos/snapshots.ts";
 import { usersRepo } from "./repos/users.ts";
-import type { Store, StoreDialect } from "./store.ts";
+import type { Store, StoreDialect, SubscribeOptions } from "./store.ts";
 import { inTransaction, runNow, type RepoContext } from "./support/context.ts";
 import { guard } from "./support/guard.ts";
 import { translateError } from "./support/translate-error.ts";
@@ -144,7 +144,7 @@ function buildStore(ctx: RepoContext, notifier: Notifier): Omit<Store, "close"> 
     audit: repo("audit", auditRepo(ctx)),
     notifications: repo("notifications", {
       publish: (channel: string, payload: string) => notifier.publish(ctx, channel, payload),
-      subscribe: (channel: string, listener: NotificationListener) => notifier.subscribe(channel, listener),
+      subscribe: (channel: string, listener: NotificationListener, options?: SubscribeOptions) => notifier.subscribe(channel, listener, options),
     }),
     async transaction(work) {
       // a transaction store's own transaction() joins it (inTransaction sees it is one)

@@ -411,5 +411,14 @@ export interface NotificationsRepo {
    */
   publish(channel: string, payload: string): Promise<void>;
   /** Calls `listener` with each payload sent on `channel` until the returned function is called. */
-  subscribe(channel: string, listener: (payload: string) => void): Promise<() => Promise<void>>;
+  subscribe(channel: string, listener: (payload: string) => void, options?: SubscribeOptions): Promise<() => Promise<void>>;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Called when this subscription may have missed payloads: the listening connection
+   * dropped and is listening again. Re-read the durable rows then. Never called on
+   * SQLite, whose notifications stay in the process and cannot be missed.
+   */
+  onResync?: () => void;
 }

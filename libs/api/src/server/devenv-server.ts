@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { join, resolve } from "node:path";
 import { LocalAgentSupervisor, LocalProvisioner, FleetMaintenanceLoop, type AgentSupervisorEvent, type Provisioners } from "@devenv/fleet";
-import { AgentHub, ClientTunnelRelay, PostgresCommandBus, StoreHubBackend, type TunnelAuthorization } from "@devenv/hub";
+import { AgentHub, ClientTunnelRelay, StoreCommandBus, StoreHubBackend, type TunnelAuthorization } from "@devenv/hub";
 import { JobRunner, refreshJobHandler, Scheduler, shrinkJobHandlers } from "@devenv/jobs";
 import type { Instance, Store, User } from "@devenv/store";
 import type { InstanceService } from "../instances/instance-service.ts";
@@ -72,7 +72,7 @@ export async function startDevenvServer(options: DevenvServerOptions): Promise<R
     extraRoutes: options.extraRoutes ?? ((context) => opsRoutes(context, { slack: slackSettingsFromEnv(options.env ?? process.env) })),
     attach: async (server, context) => {
       const { store, instances, logger, clock, blobs } = context;
-      const bus = store.dialect === "postgres" && options.databaseUrl ? new PostgresCommandBus({ connectionString: options.databaseUrl, logger }) : undefined;
+      const bus = new StoreCommandBus({ store, logger });
       const backend = new StoreHubBackend({
         store,
         onInterruption: (instance) => void replaceInterrupted(store, instances, instance).catch((error: unknown) => logger.error({ err: error, instanceId: instance.id }, "spot replacement failed")),

@@ -1,4 +1,5 @@
 import { StoreError } from "../errors.ts";
+import type { SubscribeOptions } from "../store.ts";
 import type { RepoContext } from "../support/context.ts";
 
 export type NotificationListener = (payload: string) => void;
@@ -6,7 +7,7 @@ export type NotificationListener = (payload: string) => void;
 /** How notifications travel: PostgreSQL NOTIFY between replicas, or an in-process bus for SQLite. */
 export interface Notifier {
   publish(ctx: RepoContext, channel: string, payload: string): Promise<void>;
-  subscribe(channel: string, listener: NotificationListener): Promise<() => Promise<void>>;
+  subscribe(channel: string, listener: NotificationListener, options?: SubscribeOptions): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

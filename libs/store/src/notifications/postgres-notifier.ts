@@ -11,10 +11,13 @@ const reconnectMaxMs = 5_000;
  * NOTIFY goes through the store's executor, so inside a transaction it is sent on
  * commit. LISTEN needs a connection of its own that stays open: one per store, opened
  * on the first subscription, reconnected with backoff and jitter when it drops (what
- * was sent while it was down is lost: notifications are hints to re-read durable rows).
+ * was sent while it was down is lost: notifications are hints to re-read durable rows,
+ * and each subscription's `onResync` says when to re-read them).
  */
 export function postgresNotifier(url: string): Notifier {
   const listeners = new ListenerSet();
+  /** Subscriptions with an `onResync`; `missed` once the connection they listened on dropped. */
+  const resyncWatches = new Set<{ onResync: () => void; missed: boolean }>();
   let client: pg.Client | undefined;
   let connecting: Promise<pg.Client> | undefined;
   let closed = false;
@@ -42,6 +45,8 @@ export function postgresNotifier(url: string): Notifier {
         }
         client = fresh;
         failures = 0;
+        // connect() listened on every channel already: what is sent from now on arrives
+        resyncMissed();
         return fresh;
       },
       (error: unknown) => {
@@ -55,6 +60,7 @@ export function postgresNotifier(url: string): Notifier {
   function dropped(which: pg.Client): void {
     if (client !== which) return;
     client = undefined;
+    for (const watch of resyncWatches) watch.missed = true;
     void which.end().catch(() => {});
     scheduleReconnect();
   }
@@ -72,22 +78,38 @@ export function postgresNotifier(url: string): Notifier {
     reconnectTimer.unref();
   }
 
+  function resyncMissed(): void {
+    for (const watch of resyncWatches) {
+      if (!watch.missed) continue;
+      watch.missed = false;
+      try {
+        watch.onResync();
+      } catch {
+        // subscribers own their errors, as listeners do
+      }
+    }
+  }
+
   return {
     async publish(ctx: RepoContext, channel, payload) {
       checkNotification(channel, payload);
       await sql`select pg_notify(${channel}, ${payload})`.execute(ctx.db);
     },
-    async subscribe(channel, listener) {
+    async subscribe(channel, listener, options) {
       checkNotification(channel);
       const first = listeners.add(channel, listener);
+      const watch = options?.onResync ? { onResync: options.onResync, missed: false } : undefined;
+      if (watch) resyncWatches.add(watch);
       try {
         const listening = await ensureConnected();
         if (first && client === listening) await listening.query(`listen ${listening.escapeIdentifier(channel)}`);
       } catch (error) {
         listeners.remove(channel, listener);
+        if (watch) resyncWatches.delete(watch);
         throw translateError(error, `listening on ${channel}`);
       }
       return async () => {
+        if (watch) resyncWatches.delete(watch);
         if (!listeners.remove(channel, listener) || !client) return;
         await client.query(`unlisten ${client.escapeIdentifier(channel)}`).catch(() => {});
       };
