@@ -11,6 +11,7 @@ export const commandBusChannel = "devenv_agent_hub";
 const BusNoticeSchema: z.ZodType<BusNotice> = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("command"), agentId: z.string().min(1), replicaId: z.string().min(1) }),
   z.object({ kind: z.literal("session-opened"), agentId: z.string().min(1), replicaId: z.string().min(1), openedAt: z.number() }),
+  z.object({ kind: z.literal("disconnect"), agentIds: z.array(z.string().min(1)).max(1_000), reason: z.string().max(500), replicaId: z.string().min(1) }),
 ]);
 
 export interface StoreCommandBusOptions {
