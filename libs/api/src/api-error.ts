@@ -1,6 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import type { ApiErrorCode } from "@devenv/protocol";
 import { apiErrorTransport } from "@devenv/protocol";
+import { InstanceManagerError } from "@devenv/fleet";
 import { ScheduleError } from "@devenv/jobs";
 import { isStoreError, type StoreErrorCode } from "@devenv/store";
 
@@ -36,6 +37,7 @@ const byStoreCode: Record<StoreErrorCode, ApiErrorCode> = {
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (isStoreError(error)) return new ApiError(byStoreCode[error.code], error.message, { cause: error });
+  if (error instanceof InstanceManagerError) return new ApiError(error.code, error.message, { cause: error });
   if (error instanceof ScheduleError) return new ApiError("bad-request", error.message, { cause: error });
   return new ApiError("internal", "internal error; the control plane's log has the details", { cause: error });
 }

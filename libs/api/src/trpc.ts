@@ -2,10 +2,9 @@ import { initTRPC, TRPCError } from "@trpc/server";
 import type { ApiErrorData, ApiProcedurePath } from "@devenv/protocol";
 import { apiProcedures } from "@devenv/protocol";
 import type { Clock, Store, User } from "@devenv/store";
-import type { ManagedHostDirectory } from "@devenv/fleet";
+import type { InstanceManager, ManagedHostDirectory } from "@devenv/fleet";
 import { ZodError } from "zod";
 import { ApiError, apiCodeOfTrpcError, toApiError, toTrpcError } from "./api-error.ts";
-import type { InstanceService } from "./instances/instance-service.ts";
 import { procedureRoles } from "./policy.ts";
 import type { LivenessOf } from "./views.ts";
 
@@ -13,7 +12,8 @@ import type { LivenessOf } from "./views.ts";
 export interface ApiDeps {
   store: Store;
   clock: Clock;
-  instances: InstanceService;
+  /** The one writer of instance and assignment state. */
+  instances: InstanceManager;
   /** The hub's view of agents' heartbeats; absent while no hub is attached. */
   liveness?: LivenessOf;
   /** EC2's view of the fleet's hosts (launch times, markets) when the provisioner rents them. */

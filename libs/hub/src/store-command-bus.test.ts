@@ -15,6 +15,7 @@ import { StoreHubBackend } from "./store-hub-backend.ts";
 import { nextEvent } from "./testing/hub-fixture.ts";
 import { ManualClock } from "./testing/manual-clock.ts";
 import { TestAgent } from "./testing/test-agent.ts";
+import { unheardReports } from "./testing/unheard-reports.ts";
 
 async function admin<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: services().postgres.url });
@@ -89,7 +90,7 @@ describe.each<StoreDialect>(["sqlite", "postgres"])("StoreCommandBus on %s", (di
     const bus = busOn(store);
     const server = createServer((_request, response) => response.writeHead(404).end());
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const hub = new AgentHub({ server, backend: new StoreHubBackend({ store }), bus, clock, replicaId });
+    const hub = new AgentHub({ server, backend: new StoreHubBackend({ store, reports: unheardReports }), bus, clock, replicaId });
     await hub.start();
     cleanup.push(async () => {
       await hub.close();

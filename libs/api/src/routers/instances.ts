@@ -28,8 +28,8 @@ export const instancesRouter = router({
 
   up: procedure("instances.up").mutation(async ({ ctx, input }) => {
     if (input.kind === "shared" && !mayCreateShared(ctx.user.role)) throw new ApiError("forbidden", "shared instances are started by ops or admin; ask for a personal one");
-    const { instance, assignment } = await ctx.deps.instances.up(ctx.user, input);
-    return { instance, assignment: assignment ? assignmentView(assignment) : null };
+    const { instance, assignment, joinToken } = await ctx.deps.instances.up(ctx.user, input);
+    return { instance, assignment: assignment ? assignmentView(assignment) : null, ...(joinToken ? { joinToken } : {}) };
   }),
 
   down: procedure("instances.down").mutation(async ({ ctx, input }) => {

@@ -1,6 +1,6 @@
 import type { Clock, Instance, Snapshot, Store, User } from "@devenv/store";
 import { toApiError } from "../api-error.ts";
-import type { InstanceService } from "../instances/instance-service.ts";
+import type { InstanceManager } from "@devenv/fleet";
 import { fleetOverview } from "../routers/fleet.ts";
 import type { LivenessOf } from "../views.ts";
 import { fleetPageView } from "../web/fleet-view.ts";
@@ -23,7 +23,7 @@ export interface SlashCommand {
 
 export interface SlackCommandsOptions {
   store: Store;
-  instances: InstanceService;
+  instances: InstanceManager;
   clock: Clock;
   liveness: LivenessOf;
   /** Posts a later answer to a command's response URL. */

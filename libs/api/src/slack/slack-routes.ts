@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ExtraRoutes, RoutesContext } from "../server/control-plane.ts";
+import type { ExtraRoutes, RoutesContext } from "../routes-context.ts";
 import { bearerOf } from "../trpc.ts";
 import { SlackCommands, type SlackMessage } from "./slack-commands.ts";
 import { SlackRequestVerifier } from "./slack-signature.ts";

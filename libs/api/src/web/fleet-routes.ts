@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Store, User } from "@devenv/store";
 import { roleSummary } from "../policy.ts";
-import type { ExtraRoutes, RoutesContext } from "../server/control-plane.ts";
+import type { ExtraRoutes, RoutesContext } from "../routes-context.ts";
 import { bearerOf } from "../trpc.ts";
 import { FleetFeed } from "./fleet-feed.ts";
 import { scopeOf } from "./fleet-view.ts";

@@ -1,4 +1,4 @@
-import type { ExtraRoutes, RoutesContext } from "../server/control-plane.ts";
+import type { ExtraRoutes, RoutesContext } from "../routes-context.ts";
 import { slackRoutes, type SlackSettings } from "../slack/slack-routes.ts";
 import { fleetRoutes, type FleetRoutesOptions } from "./fleet-routes.ts";
 

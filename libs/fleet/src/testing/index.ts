@@ -1,3 +1,4 @@
 export * from "./fleet-test-env.ts";
 export * from "./spot-refusing-proxy.ts";
 export * from "./test-clock.ts";
+export * from "./recording-provisioner.ts";

@@ -36,6 +36,8 @@ export const InstancesUpInput = z.strictObject({
 export const InstancesUpOutput = z.object({
   instance: InstanceView,
   assignment: AssignmentView.nullable(),
+  /** A one-time join token for the operator to hand over: a static host that has no standing token of its own. */
+  joinToken: z.string().optional(),
 });
 
 export const InstancesDownInput = InstanceIdInput;

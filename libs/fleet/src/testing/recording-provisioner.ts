@@ -1,11 +1,11 @@
 import type { Instance } from "@devenv/store";
-import type { ProvisionedHost, Provisioner } from "./provisioner.ts";
+import type { ProvisionResult, Provisioner } from "../provisioner.ts";
 
 /**
  * For tests only: starts nothing, records every call (with the join token it was handed)
  * and answers with a made-up host. `failNext` makes the next provision fail.
  */
-export class RecordingProvisionerForTests implements Provisioner {
+export class RecordingProvisioner implements Provisioner {
   readonly kind = "static" as const;
   readonly provisioned: { instanceId: string; joinToken: string }[] = [];
   readonly terminated: string[] = [];
@@ -15,7 +15,7 @@ export class RecordingProvisionerForTests implements Provisioner {
     this.#failNext = message;
   }
 
-  async provision(instance: Instance, joinToken: string): Promise<ProvisionedHost> {
+  async provision(instance: Instance, joinToken: string): Promise<ProvisionResult> {
     this.provisioned.push({ instanceId: instance.id, joinToken });
     const failure = this.#failNext;
     this.#failNext = undefined;
