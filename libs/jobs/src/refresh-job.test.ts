@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RefreshJobResult } from "@devenv/protocol";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { LocalDirStore, readManifest, restoreSnapshot } from "@devenv/snapshot";
 import { openStore, type Job, type Store } from "@devenv/store";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { LocalDirStore, readManifest } from "@devenv/snapshot";
 import { openStore, type Store } from "@devenv/store";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";

@@ -11,7 +11,7 @@ import { createApiClient, RecordingProvisionerForTests, startDevenvServer, type 
 import { TunnelEndpoint } from "@devenv/agent-runtime";
 import { TestAgent } from "@devenv/hub";
 import { decodeTunnelFrame, type InstanceView } from "@devenv/protocol";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 
 // The developer-facing commands against a whole control plane (API, agent hub, tunnel
