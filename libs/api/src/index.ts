@@ -11,7 +11,6 @@ export * from "./blobs/s3-snapshot-access.ts";
 export * from "./blobs/blob-endpoint.ts";
 export * from "./instances/provisioner.ts";
 export * from "./instances/instance-service.ts";
-export { RecordingProvisionerForTests } from "./instances/recording-provisioner.ts";
 export * from "./server/control-plane.ts";
 export { createMetrics } from "./server/metrics.ts";
 export * from "./server/config.ts";

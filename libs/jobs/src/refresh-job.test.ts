@@ -11,7 +11,7 @@ import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { JobRunner } from "./job-runner.ts";
 import { refreshJobHandler } from "./refresh-job.ts";
 import { shrinkJobHandlers } from "./shrink-job.ts";
-import { runUntilFinished } from "./fixtures/run-until-finished.ts";
+import { runUntilFinished } from "./testing/run-until-finished.ts";
 
 const rulesFile = resolve(import.meta.dirname, "../../../examples/leads-rules.yaml");
 const env = { DEVENV_SHRINK_SECRET: "refresh-job-test-secret-0123456789" };

@@ -9,7 +9,7 @@ import { LocalDirStore, readManifest } from "@devenv/snapshot";
 import { openStore, type Store } from "@devenv/store";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { JobRunner } from "./job-runner.ts";
-import { runUntilFinished } from "./fixtures/run-until-finished.ts";
+import { runUntilFinished } from "./testing/run-until-finished.ts";
 import { shrinkJobHandlers, type ShrinkJobResult } from "./shrink-job.ts";
 
 // A shrink job split into token-range tasks that several runners lease, as

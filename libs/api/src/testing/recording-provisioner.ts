@@ -1,5 +1,5 @@
 import type { Instance } from "@devenv/store";
-import type { ProvisionedHost, Provisioner } from "./provisioner.ts";
+import type { ProvisionedHost, Provisioner } from "../instances/provisioner.ts";
 
 /**
  * For tests only: starts nothing, records every call (with the join token it was handed)
