@@ -8,6 +8,7 @@ const projects = [
   { name: "testing", root: "libs/testing" },
   { name: "cassandra-node", root: "libs/cassandra-node" },
   { name: "snapshot", root: "libs/snapshot" },
+  { name: "fixtures", root: "libs/fixtures" },
   { name: "shrink", root: "libs/shrink" },
   { name: "hub", root: "libs/hub" },
   { name: "store", root: "libs/store" },

@@ -15,7 +15,8 @@ import { cpus, loadavg, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { AgentHub, InMemoryHubBackend, TestAgent } from "@devenv/hub";
+import { AgentHub, InMemoryHubBackend } from "@devenv/hub";
+import { TestAgent } from "@devenv/hub/testing";
 import { processCpuSeconds, ProcessTreeUsage } from "./process-tree-usage.ts";
 
 const usage = `usage: npm run bench:hub -- [options]

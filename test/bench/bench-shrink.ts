@@ -5,7 +5,7 @@ import { availableParallelism, homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { generateDataset, leadsTables } from "@devenv/shrink";
+import { generateDataset, leadsTables } from "@devenv/fixtures";
 import { connectCassandra } from "@devenv/snapshot";
 import { benchCassandra } from "./bench-cassandra.ts";
 import { preparePeers } from "./bench-peers.ts";

@@ -11,7 +11,7 @@ import { startMetadataTestServer, type MetadataTestServer } from "@devenv/agent-
 import { freePort, startCassandraNode, stopCassandraNode } from "@devenv/cassandra-node";
 import { Ec2Provisioner, readAgentUserDataTemplate } from "@devenv/fleet";
 import { createLaunchTemplate, ec2Client, ec2State, userDataOf } from "@devenv/fleet/testing";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { S3Store } from "@devenv/snapshot";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { createBucket, s3Client } from "../harness/aws.ts";

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ForwardDaemon } from "@devenv/forward";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { exampleShrink, jobResult, startTestControlPlane, stopTestControlPlane, tunnelUrl, until, type TestControlPlane } from "../harness/control-plane.ts";
 

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "@devenv/cassandra-node";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { LocalDirStore } from "@devenv/snapshot";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { exampleShrink, jobResult, startTestControlPlane, stopTestControlPlane, until, type TestControlPlane } from "../harness/control-plane.ts";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { S3Store, restoreSnapshot } from "@devenv/snapshot";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { createBucket, s3Client } from "../harness/aws.ts";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ForwardDaemon } from "@devenv/forward";
-import { TestAgent } from "@devenv/hub";
+import { TestAgent } from "@devenv/hub/testing";
 import { connectCassandra } from "@devenv/snapshot";
 import { startTestControlPlane, stopTestControlPlane, tunnelUrl, until, type TestControlPlane } from "../harness/control-plane.ts";
 

@@ -13,6 +13,7 @@ const needsByProject: Record<string, ServiceName[]> = {
   testing: [],
   core: [],
   "cassandra-node": ["cassandra"],
+  fixtures: ["cassandra"],
   cli: ["cassandra"],
   forward: ["cassandra"],
   hub: ["postgres"],

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniqueName } from "@devenv/testing";
 import type { ApiProcedurePath } from "@devenv/protocol";
 import { apiProcedurePaths } from "@devenv/protocol";
-import { callByPath, outcomeOf, type Outcome } from "./test-support/calls.ts";
-import { createCast, instanceOf, readySnapshotIn, shrinkPayload, startTestServer, type Cast, type Dialect, type ServerFixture } from "./test-support/harness.ts";
+import { callByPath, outcomeOf, type Outcome } from "./testing/calls.ts";
+import { createCast, instanceOf, readySnapshotIn, shrinkPayload, startTestServer, type Cast, type Dialect, type ServerFixture } from "./testing/harness.ts";
 
 const callers = ["anonymous", "agent", "developer", "otherDeveloper", "ops", "admin"] as const;
 type Caller = (typeof callers)[number];

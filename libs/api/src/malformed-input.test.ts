@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { ApiProcedurePath } from "@devenv/protocol";
 import { apiProcedurePaths, apiProcedures } from "@devenv/protocol";
-import { callByPath, outcomeOf } from "./test-support/calls.ts";
-import { startTestServer, type ServerFixture } from "./test-support/harness.ts";
+import { callByPath, outcomeOf } from "./testing/calls.ts";
+import { startTestServer, type ServerFixture } from "./testing/harness.ts";
 
 const huge = "x".repeat(200_000);
 

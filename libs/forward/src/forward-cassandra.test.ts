@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ForwardControl } from "./forward-control.ts";
 import { runForwardService, type RunningForwardService } from "./forward-service.ts";
 import { parseHostPort } from "./routes.ts";
-import { until } from "./test-targets.ts";
+import { until } from "./testing/test-targets.ts";
 import { startTunnelRelay, type TunnelRelay } from "./tunnel-relay.ts";
 
 /**

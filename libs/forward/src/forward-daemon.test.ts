@@ -2,7 +2,7 @@ import { connect, createServer, type Socket } from "node:net";
 import type { ForwardRoute } from "@devenv/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { ForwardDaemon, type ForwardDaemonOptions, type ForwardLogEvent } from "./forward-daemon.ts";
-import { connectClient, freeLoopbackPort, startNamedEchoServer, until, type NamedEchoServer } from "./test-targets.ts";
+import { connectClient, freeLoopbackPort, startNamedEchoServer, until, type NamedEchoServer } from "./testing/test-targets.ts";
 import { startTunnelRelay, type TunnelRelay } from "./tunnel-relay.ts";
 
 const cleanups: (() => Promise<void>)[] = [];

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { ForwardControl } from "./forward-control.ts";
 import { runForwardService, type RunningForwardService } from "./forward-service.ts";
 import { forwardPaths } from "./state-files.ts";
-import { connectClient, freeLoopbackPort, startNamedEchoServer, type NamedEchoServer } from "./test-targets.ts";
+import { connectClient, freeLoopbackPort, startNamedEchoServer, type NamedEchoServer } from "./testing/test-targets.ts";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -5,8 +5,5 @@ export * from "./hub-backend.ts";
 export * from "./hub-logger.ts";
 export * from "./in-memory-backend.ts";
 export * from "./store-command-bus.ts";
-export * from "./testing/manual-clock.ts";
-export * from "./testing/test-agent.ts";
-export * from "./testing/hub-fixture.ts";
 export * from "./store-hub-backend.ts";
 export * from "./client-tunnel-relay.ts";

@@ -103,7 +103,7 @@ describe("JobRunner", () => {
 
   it("takes over the job of a runner killed with SIGKILL once its lease runs out", async () => {
     const job = await store.jobs.enqueue({ kind: "shrink", payload: {}, maxAttempts: 3 });
-    const child = spawn(process.execPath, ["--conditions=devenv-source", join(import.meta.dirname, "fixtures/blocking-runner.ts"), url, "1000"], {
+    const child = spawn(process.execPath, ["--conditions=devenv-source", join(import.meta.dirname, "testing/blocking-runner.ts"), url, "1000"], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     let output = "";

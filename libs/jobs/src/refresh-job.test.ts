@@ -4,14 +4,14 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { RefreshJobResult } from "@devenv/protocol";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { LocalDirStore, readManifest, restoreSnapshot } from "@devenv/snapshot";
 import { openStore, type Job, type Store } from "@devenv/store";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { JobRunner } from "./job-runner.ts";
 import { refreshJobHandler } from "./refresh-job.ts";
 import { shrinkJobHandlers } from "./shrink-job.ts";
-import { runUntilFinished } from "./fixtures/run-until-finished.ts";
+import { runUntilFinished } from "./testing/run-until-finished.ts";
 
 const rulesFile = resolve(import.meta.dirname, "../../../examples/leads-rules.yaml");
 const env = { DEVENV_SHRINK_SECRET: "refresh-job-test-secret-0123456789" };

@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { LocalDirStore, readManifest } from "@devenv/snapshot";
 import { openStore, type Store } from "@devenv/store";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 import { JobRunner } from "./job-runner.ts";
-import { runUntilFinished } from "./fixtures/run-until-finished.ts";
+import { runUntilFinished } from "./testing/run-until-finished.ts";
 import { shrinkJobHandlers, type ShrinkJobResult } from "./shrink-job.ts";
 
 // A shrink job split into token-range tasks that several runners lease, as

@@ -7,4 +7,3 @@ export * from "./run/shrink-snapshot.ts";
 export * from "./run/shrink-parts.ts";
 export * from "./audit/audit-chunks.ts";
 export * from "./audit/audit-snapshot.ts";
-export * from "./generate/index.ts";

@@ -8,7 +8,7 @@ import { exportSnapshot } from "./export/export-snapshot.ts";
 import { restoreSnapshot } from "./restore/restore-snapshot.ts";
 import { openStore } from "./store/open-store.ts";
 import type { BlobStore } from "./store/blob-store.ts";
-import { canonical, decimal } from "./test-support/driver-values.ts";
+import { canonical, decimal } from "./testing/driver-values.ts";
 import { S3Client, CreateBucketCommand } from "@aws-sdk/client-s3";
 
 const { types } = cassandra;

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { parseStoreUrl } from "./open-store.ts";
 import { openStore } from "./open-store.ts";
 import type { Store } from "./store.ts";
-import { dialects, storeHarness, TestClock } from "./test-support/store-harness.ts";
+import { dialects, storeHarness, TestClock } from "./testing/store-harness.ts";
 
 describe("parseStoreUrl", () => {
   it("maps sqlite urls and bare paths to SQLite, postgres urls to PostgreSQL", () => {

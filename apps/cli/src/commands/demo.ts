@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { createApiClient, startDevenvServer, type ApiClient } from "@devenv/api";
 import { freePort, startCassandraNode, stopCassandraNode } from "@devenv/cassandra-node";
 import { ForwardDaemon } from "@devenv/forward";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { connectCassandra } from "@devenv/snapshot";
 import { CliError } from "../errors.ts";
 import type { CommandContext } from "../program.ts";

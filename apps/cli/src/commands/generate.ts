@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { generateDataset, generateDefaults, leadsTables, type GenerateProgress, type GenerateResult } from "@devenv/shrink";
+import { generateDataset, generateDefaults, leadsTables, type GenerateProgress, type GenerateResult } from "@devenv/fixtures";
 import { connectCassandra, parseContactPoints } from "@devenv/snapshot";
 import type { CommandContext } from "../program.ts";
 import { positiveInt } from "./options.ts";

@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiClient, RecordingProvisionerForTests, startControlPlane, type RunningControlPlane } from "@devenv/api";
+import { createApiClient, startControlPlane, type RunningControlPlane } from "@devenv/api";
+import { RecordingProvisionerForTests } from "@devenv/api/testing";
 import { uniqueName } from "@devenv/testing";
 
 const devenv = resolve(import.meta.dirname, "../../bin/devenv");

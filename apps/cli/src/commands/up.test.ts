@@ -7,11 +7,12 @@ import { PassThrough } from "node:stream";
 import cassandra from "cassandra-driver";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiClient, RecordingProvisionerForTests, startDevenvServer, type RunningDevenvServer } from "@devenv/api";
+import { createApiClient, startDevenvServer, type RunningDevenvServer } from "@devenv/api";
+import { RecordingProvisionerForTests } from "@devenv/api/testing";
 import { TunnelEndpoint } from "@devenv/agent-runtime";
-import { TestAgent } from "@devenv/hub";
+import { TestAgent } from "@devenv/hub/testing";
 import { decodeTunnelFrame, type InstanceView } from "@devenv/protocol";
-import { generateDataset } from "@devenv/shrink";
+import { generateDataset } from "@devenv/fixtures";
 import { cassandraClient, services, uniqueName } from "@devenv/testing";
 
 // The developer-facing commands against a whole control plane (API, agent hub, tunnel

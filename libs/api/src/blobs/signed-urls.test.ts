@@ -5,7 +5,7 @@ import type { SnapshotManifest } from "@devenv/protocol";
 import { snapshotFormatVersion, snapshotKeys } from "@devenv/protocol";
 import { HttpSnapshotStore, LocalDirStore } from "@devenv/snapshot";
 import { services, uniqueName } from "@devenv/testing";
-import { createCast, instanceOf, readySnapshotIn, startTestServer, type ServerFixture } from "../test-support/harness.ts";
+import { createCast, instanceOf, readySnapshotIn, startTestServer, type ServerFixture } from "../testing/harness.ts";
 
 /** A snapshot's objects: a manifest listing one chunk, the chunk, and one chunk of some other snapshot. */
 function snapshotObjects(snapshotId: string) {

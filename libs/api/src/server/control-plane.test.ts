@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { uniqueName } from "@devenv/testing";
-import { createCast, readySnapshotIn, startTestServer, type Dialect, type ServerFixture } from "../test-support/harness.ts";
-import { outcomeOf } from "../test-support/calls.ts";
+import { createCast, readySnapshotIn, startTestServer, type Dialect, type ServerFixture } from "../testing/harness.ts";
+import { outcomeOf } from "../testing/calls.ts";
 
 async function poll<T>(read: () => Promise<T>, until: (value: T) => boolean, deadlineMs = 10_000): Promise<T> {
   const deadline = Date.now() + deadlineMs;

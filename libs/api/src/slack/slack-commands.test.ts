@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TestAgent } from "@devenv/hub";
+import { TestAgent } from "@devenv/hub/testing";
 import { uniqueName } from "@devenv/testing";
-import { startOpsServer, type OpsServerFixture } from "../test-support/ops-server.ts";
+import { startOpsServer, type OpsServerFixture } from "../testing/ops-server.ts";
 import type { SlackMessage } from "./slack-commands.ts";
 import { slackSignature } from "./slack-signature.ts";
 

@@ -1,5 +1,9 @@
 import type { Instance } from "@devenv/store";
+<<<<<<<< HEAD:libs/fleet/src/testing/recording-provisioner.ts
 import type { ProvisionResult, Provisioner } from "../provisioner.ts";
+========
+import type { ProvisionedHost, Provisioner } from "../instances/provisioner.ts";
+>>>>>>>> wip-fixtures:libs/api/src/testing/recording-provisioner.ts
 
 /**
  * For tests only: starts nothing, records every call (with the join token it was handed)

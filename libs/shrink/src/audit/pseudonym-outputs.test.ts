@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Pseudonyms } from "../scrub/pseudonyms.ts";
-import { testDir } from "../test-support/temp-dir.ts";
+import { testDir } from "../testing/temp-dir.ts";
 import { auditString } from "./audit-chunks.ts";
 import { auditKeysOf } from "./normalize-for-audit.ts";
 import { PseudonymOutputs } from "./pseudonym-outputs.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { testDir } from "../test-support/temp-dir.ts";
+import { testDir } from "../testing/temp-dir.ts";
 import { KeyOwners } from "./key-owners.ts";
 import { Pseudonyms } from "./pseudonyms.ts";
 

@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { testDir } from "../test-support/temp-dir.ts";
+import { testDir } from "../testing/temp-dir.ts";
 import { SortedRecordsWriter } from "./sorted-records.ts";
 
 // a small deterministic generator: keys from a limited pool so that many repeat

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { testDir } from "../test-support/temp-dir.ts";
+import { testDir } from "../testing/temp-dir.ts";
 import { StringFile } from "./string-file.ts";
 
 describe("StringFile", () => {

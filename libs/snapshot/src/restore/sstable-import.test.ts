@@ -13,7 +13,7 @@ import type { BlobStore } from "../store/blob-store.ts";
 import { openStore } from "../store/open-store.ts";
 import { restoreSnapshot } from "./restore-snapshot.ts";
 import { findLocalNode } from "./sstable-import.ts";
-import { canonical, decimal } from "../test-support/driver-values.ts";
+import { canonical, decimal } from "../testing/driver-values.ts";
 
 const { types } = cassandra;
 

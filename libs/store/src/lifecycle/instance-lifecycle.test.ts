@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { isStoreError } from "../errors.ts";
 import { instanceStates, type InstanceState } from "../model.ts";
 import type { Store } from "../store.ts";
-import { dialects, storeHarness } from "../test-support/store-harness.ts";
+import { dialects, storeHarness } from "../testing/store-harness.ts";
 import { allowedNextStates, assertTransition, canTransition } from "./instance-lifecycle.ts";
 
 /** The shortest chain of legal moves from `requested` to every state. */

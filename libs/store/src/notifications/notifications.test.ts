@@ -2,7 +2,7 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { services } from "@devenv/testing";
 import type { Store } from "../store.ts";
-import { dialects, storeHarness } from "../test-support/store-harness.ts";
+import { dialects, storeHarness } from "../testing/store-harness.ts";
 
 /** Polls until `condition` holds or the deadline passes (no fixed sleeps). */
 async function eventually(condition: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {

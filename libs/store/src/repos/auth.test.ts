@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { StoreError } from "../errors.ts";
 import type { Store } from "../store.ts";
-import { dialects, storeHarness, TestClock } from "../test-support/store-harness.ts";
+import { dialects, storeHarness, TestClock } from "../testing/store-harness.ts";
 import { uniqueName } from "@devenv/testing";
 
 describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) => {

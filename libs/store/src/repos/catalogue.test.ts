@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniqueName } from "@devenv/testing";
 import type { Store } from "../store.ts";
-import { dialects, storeHarness, TestClock } from "../test-support/store-harness.ts";
+import { dialects, storeHarness, TestClock } from "../testing/store-harness.ts";
 
 describe.each(dialects)("snapshots, assignments, schedules and audit on %s", (dialect) => {
   const harness = storeHarness(dialect);

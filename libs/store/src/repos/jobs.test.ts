@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { Job } from "../model.ts";
 import type { Store } from "../store.ts";
-import { dialects, storeHarness, TestClock } from "../test-support/store-harness.ts";
+import { dialects, storeHarness, TestClock } from "../testing/store-harness.ts";
 
 describe.each(dialects)("job queue on %s", (dialect) => {
   const harness = storeHarness(dialect);

@@ -1,7 +1,7 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../store.ts";
 import { everyPage } from "../support/paging.ts";
-import { dialects, storeHarness, TestClock } from "../test-support/store-harness.ts";
+import { dialects, storeHarness, TestClock } from "../testing/store-harness.ts";
 
 // Fleet-wide loops (metrics, reaper, reconcile) must see every instance and agent,
 // not the first page: keyset paging and counts done by the database.

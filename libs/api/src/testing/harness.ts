@@ -7,7 +7,7 @@ import { pino } from "pino";
 import { services, uniqueName } from "@devenv/testing";
 import type { Clock, Instance, Snapshot, Store, User } from "@devenv/store";
 import { createApiClient, type ApiClient } from "../client.ts";
-import { RecordingProvisionerForTests } from "../instances/recording-provisioner.ts";
+import { RecordingProvisionerForTests } from "./recording-provisioner.ts";
 import type { AssignCommandDraft } from "../instances/provisioner.ts";
 import { startControlPlane, type ControlPlaneOptions, type RunningControlPlane } from "../server/control-plane.ts";
 
