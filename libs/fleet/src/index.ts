@@ -12,3 +12,4 @@ export * from "./maintenance.ts";
 export * from "./local-provisioner.ts";
 export * from "./local-agent-supervisor.ts";
 export * from "./provisioner-config.ts";
+export * from "./provisioners-from-config.ts";
