@@ -18,7 +18,7 @@ describe("cost view", () => {
     const { store, clock } = env;
     const start = clock.now().getTime();
     const spot = withAudit(env.ec2(), store.audit);
-    const onDemand = withAudit(env.ec2({ markets: { personal: "on-demand" } }), store.audit);
+    const onDemand = withAudit(env.ec2({ market: "on-demand" }), store.audit);
     const shared = withAudit(new StaticProvisioner({ store }), store.audit);
     const launch = async (provisioner: typeof spot, input: Parameters<FleetTestEnv["newInstance"]>[0]) => {
       const instance = await env.newInstance(input);

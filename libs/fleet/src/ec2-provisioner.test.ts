@@ -2,9 +2,9 @@ import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { services } from "@devenv/testing";
-import { Ec2ProvisionError, type Ec2ProvisionerEvent, type Ec2ProvisionerOptions } from "./ec2-provisioner.ts";
+import { Ec2ProvisionError, launchTemplateRef, type Ec2ProvisionerEvent, type Ec2ProvisionerOptions } from "./ec2-provisioner.ts";
 import { ec2Tags } from "./ec2-tags.ts";
-import { ec2Client, ec2State, fleetTestEnv, userDataOf, type FleetTestEnv } from "./testing/fleet-test-env.ts";
+import { defaultSubnets, ec2Client, ec2State, fleetTestEnv, userDataOf, type FleetTestEnv } from "./testing/fleet-test-env.ts";
 import { startSpotRefusingProxy, type SpotRefusingProxy } from "./testing/spot-refusing-proxy.ts";
 
 describe("EC2 provisioner (moto)", () => {
@@ -59,15 +59,15 @@ describe("EC2 provisioner (moto)", () => {
     expect(events.map((event) => event.type)).toEqual(["launched", "adopted"]);
   });
 
-  it("launches shared instances on-demand by default, personal ones too when configured", async () => {
+  it("buys every kind of instance on the configured market: spot by default, on-demand when asked", async () => {
     const shared = await env.newInstance({ kind: "shared" });
-    const result = await env.ec2().provision(shared, "jt_shared");
+    expect((await env.ec2().provision(shared, "jt_shared")).market).toBe("spot");
+
+    const personal = await env.newInstance();
+    const result = await env.ec2({ market: "on-demand" }).provision(personal, "jt_p");
     expect(result.market).toBe("on-demand");
     const described = await env.client.send(new DescribeInstancesCommand({ InstanceIds: [result.providerId!] }));
     expect(described.Reservations?.[0]?.Instances?.[0]?.InstanceLifecycle).toBeUndefined();
-
-    const personal = await env.newInstance();
-    expect((await env.ec2({ markets: { personal: "on-demand" } }).provision(personal, "jt_p")).market).toBe("on-demand");
   });
 
   it("terminates the catalogue's host, and hosts tagged for the instance whose id was never recorded", async () => {
@@ -89,13 +89,31 @@ describe("EC2 provisioner (moto)", () => {
     const local = await env.newInstance({ provisioner: "local" });
     await expect(env.ec2().provision(local, "jt")).rejects.toThrow(/belongs to the local provisioner, not ec2/);
     expect(() => env.ec2({ launchTemplate: { id: "lt-1", name: "x" } })).toThrow(/exactly one of id and name/);
-    expect(() => env.ec2({ extraTags: { "devenv:owner": "x" } })).toThrow(/devenv:owner is set by devenv itself/);
+    expect(() => env.ec2({ tags: { "devenv:owner": "x" } })).toThrow(/tags: devenv:owner is set by devenv itself/);
+    expect(() => env.ec2({ tags: { Name: "x" } })).toThrow(/tags: Name is set by devenv itself/);
   });
 
   it("launches from a template named by name and version", async () => {
     const instance = await env.newInstance();
-    const result = await env.ec2({ launchTemplate: { name: env.launchTemplate.name, version: "1" } }).provision(instance, "jt_name");
+    const result = await env.ec2({ launchTemplate: launchTemplateRef(env.launchTemplate.name, "1") }).provision(instance, "jt_name");
     expect(await ec2State(env.client, result.providerId!)).toBe("running");
+    expect(launchTemplateRef(env.launchTemplate.id)).toEqual({ id: env.launchTemplate.id });
+    expect(launchTemplateRef("lt-devenv")).toEqual({ name: "lt-devenv" });
+  });
+
+  it("launches the configured instance type into the configured subnet, with the config's tags", async () => {
+    const [, second] = await defaultSubnets(env.client, 2);
+    const instance = await env.newInstance();
+    const events: Ec2ProvisionerEvent[] = [];
+    const result = await env
+      .ec2({ instanceTypes: ["m7g.large"], subnets: [second!.subnetId], tags: { "cost-centre": "dev-tools" }, onEvent: (event) => events.push(event) })
+      .provision(instance, "jt_placed");
+    const ec2Instance = (await env.client.send(new DescribeInstancesCommand({ InstanceIds: [result.providerId!] }))).Reservations?.[0]?.Instances?.[0];
+    expect(ec2Instance).toMatchObject({ InstanceType: "m7g.large", SubnetId: second!.subnetId, Placement: { AvailabilityZone: second!.zone } });
+    expect(ec2Instance?.Tags).toContainEqual({ Key: "cost-centre", Value: "dev-tools" });
+    expect(events).toEqual([
+      { type: "launched", instanceId: instance.id, ec2InstanceId: result.providerId, market: "spot", instanceType: "m7g.large", subnet: second!.subnetId },
+    ]);
   });
 
   describe("when spot capacity is refused", () => {
@@ -125,7 +143,7 @@ describe("EC2 provisioner (moto)", () => {
 
     it("fails with the refusal and launches nothing when the fallback is disabled", async () => {
       const instance = await env.newInstance();
-      const provisioner = throughProxy({ spotFallback: { enabled: false } });
+      const provisioner = throughProxy({ fallback: "none" });
       const error = await provisioner.provision(instance, "jt_nofallback").catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(Ec2ProvisionError);
       expect((error as Ec2ProvisionError).code).toBe("InsufficientInstanceCapacity");
@@ -147,10 +165,80 @@ describe("EC2 provisioner (moto)", () => {
       }
     });
 
-    it("falls back only for the configured codes", async () => {
-      const instance = await env.newInstance();
-      const provisioner = throughProxy({ spotFallback: { errorCodes: ["SpotMaxPriceTooLow"] } });
-      await expect(provisioner.provision(instance, "jt_codes")).rejects.toMatchObject({ code: "InsufficientInstanceCapacity" });
+    it("tries every subnet for the first instance type, then the next type, skipping a subnet out of addresses", async () => {
+      const [first, second] = await defaultSubnets(env.client, 2);
+      const placing = await startSpotRefusingProxy(services().moto.endpoint, {
+        refusals: [
+          { subnet: first!.subnetId, code: "InsufficientFreeAddressesInSubnet" },
+          { instanceType: "r7g.large", code: "InsufficientInstanceCapacity" },
+        ],
+      });
+      try {
+        const instance = await env.newInstance();
+        const events: Ec2ProvisionerEvent[] = [];
+        const result = await env
+          .ec2({
+            client: ec2Client(placing.endpoint),
+            instanceTypes: ["r7g.large", "m7g.large"],
+            subnets: [first!.subnetId, second!.subnetId],
+            onEvent: (event) => events.push(event),
+          })
+          .provision(instance, "jt_placements");
+        expect(placing.tries.map(({ market, instanceType, subnet, clientToken, refusedWith }) => ({ market, instanceType, subnet, clientToken, refusedWith }))).toEqual([
+          { market: "spot", instanceType: "r7g.large", subnet: first!.subnetId, clientToken: `${instance.id}:spot:1`, refusedWith: "InsufficientFreeAddressesInSubnet" },
+          { market: "spot", instanceType: "r7g.large", subnet: second!.subnetId, clientToken: `${instance.id}:spot:2`, refusedWith: "InsufficientInstanceCapacity" },
+          // m7g.large in the first subnet is not tried: that subnet has no address left
+          { market: "spot", instanceType: "m7g.large", subnet: second!.subnetId, clientToken: `${instance.id}:spot:4`, refusedWith: undefined },
+        ]);
+        expect(result.market).toBe("spot");
+        const ec2Instance = (await env.client.send(new DescribeInstancesCommand({ InstanceIds: [result.providerId!] }))).Reservations?.[0]?.Instances?.[0];
+        expect(ec2Instance).toMatchObject({ InstanceType: "m7g.large", SubnetId: second!.subnetId, InstanceLifecycle: "spot" });
+        expect(events.map((event) => [event.type, "code" in event ? event.code : undefined])).toEqual([
+          ["launch-refused", "InsufficientFreeAddressesInSubnet"],
+          ["launch-refused", "InsufficientInstanceCapacity"],
+          ["launched", undefined],
+        ]);
+        expect(events[0]).toMatchObject({ market: "spot", instanceType: "r7g.large", subnet: first!.subnetId });
+      } finally {
+        await placing.close();
+      }
+    });
+
+    it("tries on-demand only after every spot placement, and names every refusal when nothing is left", async () => {
+      const refusing = await startSpotRefusingProxy(services().moto.endpoint, { refusals: [{ code: "InsufficientInstanceCapacity" }] });
+      try {
+        const instance = await env.newInstance();
+        const events: Ec2ProvisionerEvent[] = [];
+        const provisioner = env.ec2({ client: ec2Client(refusing.endpoint), instanceTypes: ["r7g.large", "m7g.large"], onEvent: (event) => events.push(event) });
+        const error = await provisioner.provision(instance, "jt_nothing").catch((caught: unknown) => caught);
+        expect(error).toBeInstanceOf(Ec2ProvisionError);
+        expect((error as Ec2ProvisionError).code).toBe("InsufficientInstanceCapacity");
+        expect((error as Error).message).toMatch(
+          /cannot start a spot or on-demand EC2 instance .*spot r7g.large in the template's subnet: InsufficientInstanceCapacity; spot m7g.large .*; on-demand r7g.large .*; on-demand m7g.large/,
+        );
+        expect(refusing.tries.map(({ market, instanceType }) => `${market} ${instanceType}`)).toEqual([
+          "spot r7g.large",
+          "spot m7g.large",
+          "on-demand r7g.large",
+          "on-demand m7g.large",
+        ]);
+        expect(events.filter((event) => event.type === "spot-refused")).toMatchObject([{ code: "InsufficientInstanceCapacity", fallback: true }]);
+        expect(await provisioner.hostsOf(instance.id)).toEqual([]);
+      } finally {
+        await refusing.close();
+      }
+    });
+
+    it("goes straight to on-demand when the account's spot limit is reached", async () => {
+      const limited = await startSpotRefusingProxy(services().moto.endpoint, { code: "MaxSpotInstanceCountExceeded" });
+      try {
+        const instance = await env.newInstance();
+        const result = await env.ec2({ client: ec2Client(limited.endpoint), instanceTypes: ["r7g.large", "m7g.large"] }).provision(instance, "jt_limit");
+        expect(result.market).toBe("on-demand");
+        expect(limited.tries.map(({ market, instanceType }) => `${market} ${instanceType}`)).toEqual(["spot r7g.large", "on-demand r7g.large"]);
+      } finally {
+        await limited.close();
+      }
     });
   });
 });

@@ -15,13 +15,19 @@ import { aliveEc2States, ec2Tags, type Market } from "./ec2-tags.ts";
 import { assertProvisionerKind, type ProvisionResult, type Provisioner } from "./provisioner.ts";
 import { renderAgentUserData } from "./user-data.ts";
 
-/** Errors with which EC2 says "no spot capacity for you now": worth an on-demand try. */
-export const defaultSpotFallbackCodes: readonly string[] = [
+/**
+ * Errors with which EC2 says "not here, not now": no capacity for the instance type in that
+ * subnet's zone (or the type is not offered there), no address left in the subnet, or a spot
+ * price or count limit. Each moves provisioning on to the next instance type or subnet,
+ * then to on-demand; any other error fails the provision at once.
+ */
+export const ec2CapacityErrorCodes: readonly string[] = [
   "InsufficientInstanceCapacity",
   "InsufficientCapacityOnHost",
+  "InsufficientFreeAddressesInSubnet",
+  "Unsupported",
   "SpotMaxPriceTooLow",
   "MaxSpotInstanceCountExceeded",
-  "InsufficientFreeAddressesInSubnet",
 ];
 
 export interface LaunchTemplateRef {
@@ -32,11 +38,17 @@ export interface LaunchTemplateRef {
   version?: string;
 }
 
+/** A launch template as the config names it: its id when it looks like one (lt- and hex), else its name. */
+export function launchTemplateRef(nameOrId: string, version?: string): LaunchTemplateRef {
+  const ref: LaunchTemplateRef = /^lt-[0-9a-f]{8,}$/.test(nameOrId) ? { id: nameOrId } : { name: nameOrId };
+  return version === undefined ? ref : { ...ref, version };
+}
+
 export interface Ec2ProvisionerOptions {
   client: EC2Client;
   launchTemplate: LaunchTemplateRef;
-  /** The agent endpoint hosts dial, e.g. wss://devenv.example.com/agent. */
-  controlPlaneUrl: string;
+  /** The agent endpoint hosts dial, e.g. wss://devenv.example.com/agent (a function when known only once listening). */
+  controlPlaneUrl: string | (() => string);
   /** The cloud-config text with `{{placeholders}}` (infra/cloud-init/agent-user-data.yaml). */
   userDataTemplate: string;
   /** Where hosts fetch the agent release: a URL, or a function that signs one per instance. */
@@ -45,25 +57,35 @@ export interface Ec2ProvisionerOptions {
   cassandraDataDir?: string;
   /** Value of the `devenv:fleet` tag: keeps control planes sharing an account apart (default "default"). */
   fleet?: string;
-  /** Overrides the template's instance type. */
-  instanceType?: string;
-  /** How each kind of instance is bought (default: personal spot, shared on-demand). */
-  markets?: { personal?: Market; shared?: Market };
+  /** Tried in order when EC2 has no capacity for one (default: the template's own type). */
+  instanceTypes?: readonly string[];
+  /** Tried in order, for each instance type, when a subnet has no capacity or addresses (default: the template's own network). */
+  subnets?: readonly string[];
+  /** How hosts are bought (default spot). */
+  market?: Market;
+  /** When every spot launch is refused for capacity: try on-demand (the default) or fail. */
+  fallback?: "on-demand" | "none";
   /** Highest spot price per hour in USD (default: EC2's, the on-demand price). */
   maxSpotPrice?: string;
-  /** On-demand retry when spot is refused (default: enabled, for `defaultSpotFallbackCodes`). */
-  spotFallback?: { enabled?: boolean; errorCodes?: readonly string[] };
-  subnetId?: string;
-  /** More tags for every host (cost centre...). `devenv:` keys are reserved. */
-  extraTags?: Record<string, string>;
-  /** Told about decisions worth a log line (a spot refusal and its fallback). */
+  /** More tags for every host (cost centre...). `devenv:` keys and Name are devenv's own. */
+  tags?: Record<string, string>;
+  /** Told about decisions worth a log line: each refused launch, a spot refusal and its fallback. */
   onEvent?: (event: Ec2ProvisionerEvent) => void;
 }
 
 export type Ec2ProvisionerEvent =
+  /** One RunInstances refused for capacity; the next instance type, subnet or market follows if there is one. */
+  | { type: "launch-refused"; instanceId: string; market: Market; instanceType: string | undefined; subnet: string | undefined; code: string; message: string }
+  /** Every spot launch was refused: `fallback` says whether on-demand is tried next. */
   | { type: "spot-refused"; instanceId: string; code: string; message: string; fallback: boolean }
-  | { type: "launched"; instanceId: string; ec2InstanceId: string; market: Market }
+  | { type: "launched"; instanceId: string; ec2InstanceId: string; market: Market; instanceType: string | undefined; subnet: string | undefined }
   | { type: "adopted"; instanceId: string; ec2InstanceId: string };
+
+/** Where one RunInstances asks for a host: undefined leaves the choice to the launch template. */
+interface Placement {
+  instanceType: string | undefined;
+  subnet: string | undefined;
+}
 
 /** An EC2 host carrying `devenv:managed=true` (and this fleet's tag), as DescribeInstances shows it. */
 export interface ManagedHost {
@@ -101,8 +123,14 @@ export class Ec2ProvisionError extends Error {
 }
 
 /**
- * Starts devenv hosts on EC2 from a launch template: spot for personal instances (one-time,
- * terminated on interruption), on-demand when spot is refused or for shared instances.
+ * Starts devenv hosts on EC2 from a launch template, spot (one-time, terminated on
+ * interruption) or on-demand. When EC2 refuses a launch for capacity it tries the next
+ * placement: every subnet for the first instance type, then every subnet for the second,
+ * and so on, because the instance type is what the operator sized and priced while the
+ * subnet (its zone) is indifferent to the developer; a subnet out of addresses is skipped
+ * for the types that follow. When every spot placement is refused, the same placements are
+ * tried on-demand unless `fallback` is "none".
+ *
  * Every host is tagged with its catalogue instance, so a repeated `provision` adopts the
  * host an earlier attempt started, and `terminate` finds hosts whose id never reached the
  * catalogue.
@@ -110,18 +138,22 @@ export class Ec2ProvisionError extends Error {
 export class Ec2Provisioner implements Provisioner, ManagedHostDirectory {
   readonly kind = "ec2" as const;
   readonly fleet: string;
+  readonly market: Market;
   readonly #options: Ec2ProvisionerOptions;
-  readonly #fallbackCodes: ReadonlySet<string>;
+  readonly #placements: readonly Placement[];
 
   constructor(options: Ec2ProvisionerOptions) {
     const { id, name } = options.launchTemplate;
     if ((id === undefined) === (name === undefined)) throw new Error("launchTemplate needs exactly one of id and name");
-    for (const key of Object.keys(options.extraTags ?? {})) {
-      if (key.startsWith("devenv:") || key === ec2Tags.name) throw new Error(`extraTags: ${key} is set by devenv itself`);
+    for (const key of Object.keys(options.tags ?? {})) {
+      if (key.startsWith("devenv:") || key === ec2Tags.name) throw new Error(`tags: ${key} is set by devenv itself`);
     }
     this.#options = options;
     this.fleet = options.fleet ?? "default";
-    this.#fallbackCodes = new Set(options.spotFallback?.enabled === false ? [] : (options.spotFallback?.errorCodes ?? defaultSpotFallbackCodes));
+    this.market = options.market ?? "spot";
+    const instanceTypes = options.instanceTypes?.length ? options.instanceTypes : [undefined];
+    const subnets = options.subnets?.length ? options.subnets : [undefined];
+    this.#placements = instanceTypes.flatMap((instanceType) => subnets.map((subnet) => ({ instanceType, subnet })));
   }
 
   async provision(instance: Instance, joinToken: string): Promise<ProvisionResult> {
@@ -134,20 +166,41 @@ export class Ec2Provisioner implements Provisioner, ManagedHostDirectory {
     }
 
     const userData = renderAgentUserData(this.#options.userDataTemplate, {
-      control_plane_url: this.#options.controlPlaneUrl,
+      control_plane_url: this.#controlPlaneUrl(),
       join_token: joinToken,
       agent_tarball_url: await this.#agentTarballUrl(instance),
       cassandra_data_dir: this.#options.cassandraDataDir ?? "/var/lib/cassandra",
     });
-    const market = this.marketFor(instance);
-    try {
-      return await this.#run(instance, userData, market);
-    } catch (error) {
-      const code = errorCode(error);
-      if (market !== "spot" || !(error instanceof Ec2ProvisionError) || !this.#fallbackCodes.has(code)) throw error;
-      this.#options.onEvent?.({ type: "spot-refused", instanceId: instance.id, code, message: error.message, fallback: true });
-      return await this.#run(instance, userData, "on-demand");
+    const markets: Market[] = this.market === "on-demand" ? ["on-demand"] : this.#options.fallback === "none" ? ["spot"] : ["spot", "on-demand"];
+    const refusals: { market: Market; placement: Placement; error: Ec2ProvisionError }[] = [];
+    const subnetsWithoutAddresses = new Set<string>();
+    for (const market of markets) {
+      for (const [index, placement] of this.#placements.entries()) {
+        if (placement.subnet !== undefined && subnetsWithoutAddresses.has(placement.subnet)) continue;
+        try {
+          return await this.#run(instance, userData, market, placement, index + 1);
+        } catch (error) {
+          if (!(error instanceof Ec2ProvisionError) || !ec2CapacityErrorCodes.includes(error.code)) throw error;
+          refusals.push({ market, placement, error });
+          this.#options.onEvent?.({ type: "launch-refused", instanceId: instance.id, market, ...placement, code: error.code, message: error.message });
+          if (error.code === "InsufficientFreeAddressesInSubnet" && placement.subnet !== undefined) subnetsWithoutAddresses.add(placement.subnet);
+          // the account's spot limit: no other placement gets a spot host either
+          if (error.code === "MaxSpotInstanceCountExceeded") break;
+        }
+      }
+      const last = refusals.at(-1);
+      if (market === "spot" && last) {
+        this.#options.onEvent?.({ type: "spot-refused", instanceId: instance.id, code: last.error.code, message: last.error.message, fallback: markets.includes("on-demand") });
+      }
     }
+    // the first placement is always tried, so there is a refusal to report
+    const last = refusals.at(-1)!;
+    const tried = refusals.map(({ market, placement, error }) => `${market} ${describePlacement(placement)}: ${error.code}`).join("; ");
+    throw new Ec2ProvisionError(
+      `cannot start a ${markets.join(" or ")} EC2 instance for devenv instance ${instance.id}: EC2 refused every try (${tried}); add instance types or subnets to the config, or try later`,
+      last.error.code,
+      last.error,
+    );
   }
 
   async terminate(instance: Instance): Promise<void> {
@@ -159,11 +212,6 @@ export class Ec2Provisioner implements Provisioner, ManagedHostDirectory {
       if (host.state !== "terminated" && host.state !== "shutting-down") ids.add(host.ec2InstanceId);
     }
     await this.terminateHosts([...ids]);
-  }
-
-  marketFor(instance: Pick<Instance, "kind">): Market {
-    const markets = this.#options.markets ?? {};
-    return instance.kind === "personal" ? (markets.personal ?? "spot") : (markets.shared ?? "on-demand");
   }
 
   async listHosts(): Promise<ManagedHost[]> {
@@ -187,7 +235,7 @@ export class Ec2Provisioner implements Provisioner, ManagedHostDirectory {
     }
   }
 
-  async #run(instance: Instance, userData: string, market: Market): Promise<ProvisionResult> {
+  async #run(instance: Instance, userData: string, market: Market, placement: Placement, attempt: number): Promise<ProvisionResult> {
     const { id, name, version } = this.#options.launchTemplate;
     const tags = this.#tagsFor(instance, market);
     const tagSpecifications: TagSpecification[] = [
@@ -199,11 +247,12 @@ export class Ec2Provisioner implements Provisioner, ManagedHostDirectory {
       MaxCount: 1,
       LaunchTemplate: { ...(id ? { LaunchTemplateId: id } : { LaunchTemplateName: name }), Version: version ?? "$Default" },
       UserData: Buffer.from(userData, "utf8").toString("base64"),
-      // idempotent per instance and market: a retried call returns the first launch
-      ClientToken: `${instance.id}:${market}`,
+      // idempotent per instance, market and placement: a retried call returns the first launch
+      // (the placement's number, not its names, keeps the token within EC2's 64 characters)
+      ClientToken: `${instance.id}:${market}:${attempt}`,
       TagSpecifications: tagSpecifications,
-      ...(this.#options.instanceType ? { InstanceType: this.#options.instanceType as _InstanceType } : {}),
-      ...(this.#options.subnetId ? { SubnetId: this.#options.subnetId } : {}),
+      ...(placement.instanceType ? { InstanceType: placement.instanceType as _InstanceType } : {}),
+      ...(placement.subnet ? { SubnetId: placement.subnet } : {}),
     };
     if (market === "spot") {
       tagSpecifications.push({ ResourceType: "spot-instances-request", Tags: tags });
@@ -221,16 +270,23 @@ export class Ec2Provisioner implements Provisioner, ManagedHostDirectory {
       const response = await this.#options.client.send(new RunInstancesCommand(input));
       launched = response.Instances?.[0];
     } catch (error) {
-      throw wrap(error, `cannot start a ${market} EC2 instance for devenv instance ${instance.id}`);
+      throw wrap(error, `cannot start a ${market} EC2 instance (${describePlacement(placement)}) for devenv instance ${instance.id}`);
     }
     if (!launched?.InstanceId) throw new Ec2ProvisionError(`RunInstances for devenv instance ${instance.id} returned no instance`, "EmptyResponse");
-    this.#options.onEvent?.({ type: "launched", instanceId: instance.id, ec2InstanceId: launched.InstanceId, market });
+    this.#options.onEvent?.({
+      type: "launched",
+      instanceId: instance.id,
+      ec2InstanceId: launched.InstanceId,
+      market,
+      instanceType: launched.InstanceType ?? placement.instanceType,
+      subnet: launched.SubnetId ?? placement.subnet,
+    });
     return { providerId: launched.InstanceId, ...(launched.PrivateIpAddress ? { hostAddress: launched.PrivateIpAddress } : {}), market };
   }
 
   #tagsFor(instance: Instance, market: Market): { Key: string; Value: string }[] {
     const tags: Record<string, string> = {
-      ...this.#options.extraTags,
+      ...this.#options.tags,
       [ec2Tags.managed]: "true",
       [ec2Tags.fleet]: this.fleet,
       [ec2Tags.instanceId]: instance.id,
@@ -240,6 +296,12 @@ export class Ec2Provisioner implements Provisioner, ManagedHostDirectory {
       [ec2Tags.name]: `devenv-${instance.kind}-${instance.id.slice(0, 8)}`,
     };
     return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
+  }
+
+  #controlPlaneUrl(): string {
+    const url = typeof this.#options.controlPlaneUrl === "string" ? this.#options.controlPlaneUrl : this.#options.controlPlaneUrl();
+    if (url === "") throw new Error("the control plane's agent URL is not known yet (the server is not listening)");
+    return url;
   }
 
   async #agentTarballUrl(instance: Instance): Promise<string> {
@@ -305,6 +367,10 @@ function toManagedHost(ec2Instance: Ec2Instance): ManagedHost {
     instanceType: ec2Instance.InstanceType,
     privateIpAddress: ec2Instance.PrivateIpAddress,
   };
+}
+
+function describePlacement(placement: Placement): string {
+  return `${placement.instanceType ?? "the template's instance type"} in ${placement.subnet ?? "the template's subnet"}`;
 }
 
 function resultOf(host: ManagedHost): ProvisionResult {

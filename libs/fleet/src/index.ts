@@ -13,3 +13,4 @@ export * from "./local-provisioner.ts";
 export * from "./local-agent-supervisor.ts";
 export * from "./provisioner-config.ts";
 export * from "./instance-manager.ts";
+export * from "./provisioners-from-config.ts";

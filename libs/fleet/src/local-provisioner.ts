@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, startCassandraNode, stopCassandraNode } from "@devenv/cassandra-node";
-import type { Instance } from "@devenv/store";
+import type { Instance, InstanceKind } from "@devenv/store";
 import { isProcessOf, stopProcessOf } from "./local-agent-process.ts";
 import type { Provisioner, ProvisionResult } from "./provisioner.ts";
 
@@ -13,8 +13,8 @@ export interface LocalProvisionerOptions {
   agentCommand: readonly string[];
   /** The control plane's agent endpoint, e.g. ws://127.0.0.1:7070/agent (a function when known only once listening). */
   agentUrl: string | (() => string);
-  /** Heap of each instance's Cassandra node (default 512M: several share one machine). */
-  heap?: string;
+  /** Heap of each instance's Cassandra node, or one per kind of instance (default 512M: several share one machine). */
+  heap?: string | Partial<Record<InstanceKind, string>>;
   /** Where the Cassandra jars are cached. */
   cacheDir?: string;
   onProgress?: (instance: Instance, message: string) => void;
@@ -62,7 +62,7 @@ export class LocalProvisioner implements Provisioner {
     mkdirSync(join(dir, "agent"), { recursive: true, mode: 0o700 });
     const progress = (message: string) => this.#options.onProgress?.(instance, message);
     const node = await startCassandraNode(
-      { name: `devenv-${instance.id.slice(0, 8)}`, dataDir: join(dir, "cassandra"), nativePort: await freePort("127.0.0.1"), heap: this.#options.heap ?? "512M", cacheDir: this.#options.cacheDir },
+      { name: `devenv-${instance.id.slice(0, 8)}`, dataDir: join(dir, "cassandra"), nativePort: await freePort("127.0.0.1"), heap: this.#heapOf(instance), cacheDir: this.#options.cacheDir },
       { deadlineMs: 240_000, onProgress: progress },
     );
     // the join token travels in a file readable by this user only, never on a command line
@@ -165,6 +165,11 @@ export class LocalProvisioner implements Provisioner {
     if (agent.pid === undefined) throw new Error(`cannot start the agent: ${command}`);
     writeFileSync(join(dir, "agent.pid"), String(agent.pid));
     return agent.pid;
+  }
+
+  #heapOf(instance: Pick<Instance, "kind">): string {
+    const heap = this.#options.heap;
+    return (typeof heap === "string" ? heap : heap?.[instance.kind]) ?? "512M";
   }
 
   #recordedPid(dir: string): number | undefined {

@@ -83,5 +83,13 @@ export const ProvisionersConfig = z
   .refine((value) => value.personal.kind !== "ec2" || value.shared.kind !== "ec2" || value.personal.region === value.shared.region, {
     path: ["shared", "region"],
     message: "personal and shared ec2 provisioners must use the same region (one EC2 client terminates and reconciles the fleet's hosts)",
+  })
+  .refine((value) => value.personal.kind !== "ec2" || value.shared.kind !== "ec2" || value.personal.endpoint === value.shared.endpoint, {
+    path: ["shared", "endpoint"],
+    message: "personal and shared ec2 provisioners must use the same endpoint (one EC2 client terminates and reconciles the fleet's hosts)",
+  })
+  .refine((value) => value.personal.kind !== "ec2" || value.shared.kind !== "ec2" || value.personal.fleet === value.shared.fleet, {
+    path: ["shared", "fleet"],
+    message: "personal and shared ec2 provisioners must use the same fleet (reconciliation lists one fleet's hosts and would fail the other's instances)",
   });
 export type ProvisionersConfig = z.infer<typeof ProvisionersConfig>;

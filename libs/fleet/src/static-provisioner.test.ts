@@ -50,10 +50,54 @@ describe("static provisioner", () => {
     expect(await store.agents.authenticate(credential)).toBeNull();
   });
 
-  it("needs the host's name to recognise it, and refuses instances of other provisioners", async () => {
+  it("places each new static instance on the first configured host no live instance uses", async () => {
+    const { store } = env;
+    const hosts = [
+      { name: "pick-1", address: "10.0.5.1", port: 9042, joinToken: "jt_standing_1" },
+      { name: "pick-2", address: "10.0.5.2", port: 19042, joinToken: undefined },
+    ];
+    const provisioner = new StaticProvisioner({ hosts, store });
+    const place = async () => {
+      const instance = await env.newInstance({ kind: "shared", provisioner: "static" });
+      const result = await provisioner.provision(instance, "jt");
+      return store.instances.update(instance.id, { providerId: result.providerId ?? null, hostAddress: result.hostAddress ?? null, hostPort: result.hostPort ?? null });
+    };
+
+    const first = await place();
+    expect(first).toMatchObject({ providerId: "pick-1", hostAddress: "10.0.5.1", hostPort: 9042 });
+    const second = await place();
+    expect(second).toMatchObject({ providerId: "pick-2", hostAddress: "10.0.5.2", hostPort: 19042 });
+    // a retried provision keeps the host the instance got, and picking for it again gives the same one
+    expect(await provisioner.provision(second, "jt")).toEqual({ providerId: "pick-2", hostAddress: "10.0.5.2", hostPort: 19042 });
+    expect((await provisioner.pickHost(second)).name).toBe("pick-2");
+
+    const third = await env.newInstance({ kind: "shared", provisioner: "static" });
+    await expect(provisioner.provision(third, "jt")).rejects.toThrow(
+      `all 2 shared hosts are in use: pick-1 (instance ${first.id}), pick-2 (instance ${second.id})`,
+    );
+
+    // a terminated instance gives its host back; a failed one still holds it
+    await store.instances.transition(first.id, { to: "terminated" });
+    await store.instances.transition(second.id, { to: "failed" });
+    expect(await provisioner.provision(third, "jt")).toEqual({ providerId: "pick-1", hostAddress: "10.0.5.1", hostPort: 9042 });
+  });
+
+  it("fills a recorded host's address from the config, and knows each host's standing join token", async () => {
+    const provisioner = new StaticProvisioner({
+      hosts: [{ name: "known-1", address: "10.0.6.1", port: 9142, joinToken: "jt_standing" }],
+      store: env.store,
+    });
+    const recorded = await env.newInstance({ kind: "shared", provisioner: "static", providerId: "known-1" });
+    expect(await provisioner.provision(recorded, "jt")).toEqual({ providerId: "known-1", hostAddress: "10.0.6.1", hostPort: 9142 });
+    expect(provisioner.standingJoinToken("known-1")).toBe("jt_standing");
+    expect(provisioner.standingJoinToken("unknown")).toBeUndefined();
+    expect(() => new StaticProvisioner({ hosts: [provisioner.hosts[0]!, provisioner.hosts[0]!], store: env.store })).toThrow(/known-1 is listed twice/);
+  });
+
+  it("has no host to give without configured hosts, and refuses instances of other provisioners", async () => {
     const provisioner = new StaticProvisioner({ store: env.store });
     const unnamed = await env.newInstance({ kind: "shared", provisioner: "static" });
-    await expect(provisioner.provision(unnamed, "jt")).rejects.toThrow(/needs a providerId/);
+    await expect(provisioner.provision(unnamed, "jt")).rejects.toThrow(/no shared hosts are configured/);
     const ec2 = await env.newInstance({ provisioner: "ec2" });
     await expect(provisioner.terminate(ec2)).rejects.toThrow(/belongs to the ec2 provisioner, not static/);
   });

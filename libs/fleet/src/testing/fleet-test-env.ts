@@ -5,6 +5,7 @@ import {
   CreateLaunchTemplateCommand,
   DescribeImagesCommand,
   DescribeInstanceAttributeCommand,
+  DescribeSubnetsCommand,
   EC2Client,
   RunInstancesCommand,
   TerminateInstancesCommand,
@@ -39,6 +40,17 @@ export async function createLaunchTemplate(client: EC2Client): Promise<{ id: str
   const id = created.LaunchTemplate?.LaunchTemplateId;
   if (!id) throw new Error("moto created no launch template");
   return { id, name, imageId };
+}
+
+/** The default VPC's subnet in each of `count` availability zones (moto makes one per zone). */
+export async function defaultSubnets(client: EC2Client, count: number): Promise<{ subnetId: string; zone: string }[]> {
+  const described = await client.send(new DescribeSubnetsCommand({ Filters: [{ Name: "default-for-az", Values: ["true"] }] }));
+  const subnets = (described.Subnets ?? [])
+    .flatMap((subnet) => (subnet.SubnetId && subnet.AvailabilityZone ? [{ subnetId: subnet.SubnetId, zone: subnet.AvailabilityZone }] : []))
+    .sort((a, b) => a.zone.localeCompare(b.zone))
+    .slice(0, count);
+  if (subnets.length < count) throw new Error(`moto lists ${subnets.length} default subnets, not ${count}`);
+  return subnets;
 }
 
 export interface FleetTestEnv {
