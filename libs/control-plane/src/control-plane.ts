@@ -7,7 +7,6 @@ import {
   FleetMaintenanceLoop,
   InstanceManager,
   LocalAgentSupervisor,
-  LocalProvisioner,
   type AgentSupervisorEvent,
   type ProvisionerSet,
 } from "@devenv/fleet";
@@ -39,8 +38,6 @@ export interface ControlPlaneRuntime {
   maxBodyBytes?: number;
   /** The fleet page's refresh rates (tests make them fast). */
   fleetPage?: FleetRoutesOptions;
-  /** Heap of each local instance's own Cassandra node, when the settings do not say. */
-  instanceHeap?: string;
 }
 
 export interface RunningControlPlane {
@@ -89,16 +86,17 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
     const localAgentUrl = `${http.url.replace(/^http/, "ws")}/agent`;
     const provisioners =
       runtime.provisioners ??
-      createProvisioners(settings.provisioners, {
+      (await createProvisioners(settings.provisioners, {
         store,
-        agentUrl: () => localAgentUrl,
+        localAgentUrl,
         publicAgentUrl: `${publicUrl.replace(/^http/, "ws")}/agent`,
         instancesDir: join(settings.dataDir, "instances"),
         agentCommand: runtime.agentCommand,
-        heap: runtime.instanceHeap,
         resolveSecret: (ref) => resolveSecret(ref, env),
+        // the agent release is published beside the snapshots (see infra/cloud-init)
+        agentTarballUrl: () => `${publicUrl}/releases/devenv-agent-linux-x64.tar.gz`,
         onEvent: (event) => logger.info({ event }, "provisioner"),
-      });
+      }));
 
     const instances = new InstanceManager({
       store,
@@ -165,7 +163,7 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
         store,
         instances,
         clock,
-        ec2Hosts: "ec2Hosts" in provisioners ? (provisioners as { ec2Hosts?: FleetMaintenanceLoopHosts }).ec2Hosts : undefined,
+        ec2Hosts: provisioners.ec2Hosts,
         intervalMs: settings.intervals.maintenanceMs,
         reaper: {
           idleLimitMs: settings.reaper.idleLimitMs,
@@ -180,8 +178,8 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
       closers.push(() => maintenance.stop());
     }
     // local agents are detached like systemd services; this restarts the ones that die
-    const local = provisioners.byKind.local;
-    if (local instanceof LocalProvisioner && settings.intervals.agentSupervisionMs > 0) {
+    const local = provisioners.local;
+    if (local !== undefined && settings.intervals.agentSupervisionMs > 0) {
       const supervisor = new LocalAgentSupervisor({
         provisioner: local,
         store,
@@ -198,14 +196,14 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
       { store, instances, clock, logger, liveness },
       { slack: settings.slack, ...(runtime.fleetPage ? { fleet: runtime.fleetPage } : {}) },
     );
-    closers.push(() => extra.close());
+    closers.push(() => extra.close?.());
     const { handler: trpc } = createApiRouter(
       {
         store,
         clock,
         instances,
         liveness,
-        hosts: "ec2Hosts" in provisioners ? (provisioners as { ec2Hosts?: FleetMaintenanceLoopHosts }).ec2Hosts : undefined,
+        hosts: provisioners.ec2Hosts,
         onInternalError: (path, error) => logger.error({ err: error, path }, "internal error in an API call"),
       },
       { maxBodyBytes: runtime.maxBodyBytes },
@@ -234,8 +232,6 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
     throw error;
   }
 }
-
-type FleetMaintenanceLoopHosts = NonNullable<ConstructorParameters<typeof FleetMaintenanceLoop>[0]["ec2Hosts"]>;
 
 function logSupervision(logger: Logger, event: AgentSupervisorEvent): void {
   switch (event.kind) {

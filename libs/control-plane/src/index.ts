@@ -1,1 +1,2 @@
-export {};
+export * from "./control-plane.ts";
+export * from "./settings.ts";

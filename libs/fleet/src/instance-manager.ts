@@ -1,6 +1,8 @@
 import { EventEmitter } from "node:events";
 import type { AssignMessage, HeartbeatMessage, LifecycleMessage, ProgressMessage, ResultMessage } from "@devenv/protocol";
 import { StoreError, type Agent, type Assignment, type Clock, type Instance, type InstanceKind, type InstanceState, type JsonObject, type Store, type User } from "@devenv/store";
+import type { ManagedHostDirectory } from "./ec2-provisioner.ts";
+import type { LocalProvisioner } from "./local-provisioner.ts";
 import { provisionerFor, type ProvisionResult, type Provisioner, type Provisioners } from "./provisioner.ts";
 
 /** Why an instance ends; each is written to the audit log under its own action. */
@@ -23,11 +25,12 @@ const auditActionOf: Record<EndReason, string> = {
 export interface ProvisionerSet {
   byKind: Provisioners;
   forInstanceKind(kind: InstanceKind): Provisioner;
-}
-
-/** A provisioner of hosts that exist already (static): it places an instance at once and may know the host's standing join token. */
-interface PlacingProvisioner extends Provisioner {
-  standingJoinToken(hostName: string): string | undefined;
+  /** The static hosts, when a kind uses them: each may have a standing join token. */
+  staticHosts?: { standingJoinToken(hostName: string): string | undefined } | undefined;
+  /** EC2's view of the fleet's hosts, when a kind uses ec2 (reconciliation, costs). */
+  ec2Hosts?: ManagedHostDirectory | undefined;
+  /** The local provisioner itself, when a kind uses it (its agents are supervised). */
+  local?: LocalProvisioner | undefined;
 }
 
 /** Where a snapshot is read from by an agent (signed URLs), as the `assign` command carries it. */
@@ -212,7 +215,8 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
       await this.#announceInstance(tx, created.id);
       return { instance: provisioning, assignment: first };
     });
-    if (isPlacing(provisioner)) return this.#placeOnExistingHost(provisioner, instance, assignment);
+    // a static host is there already: the instance is placed on a free one at once
+    if (provisioner.kind === "static") return this.#placeOnExistingHost(provisioner, instance, assignment);
     const { plaintext } = await this.#store.joinTokens.issue(instance.id, { ttlMs: this.#joinTokenTtlMs });
     this.#background("provision", instance, async () => {
       const host = await provisioner.provision(instance, plaintext);
@@ -224,8 +228,7 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
     return { instance, assignment };
   }
 
-  /** A static host is there already: the instance is placed on a free one at once. */
-  async #placeOnExistingHost(provisioner: PlacingProvisioner, instance: Instance, assignment: Assignment | null): Promise<UpResult> {
+  async #placeOnExistingHost(provisioner: Provisioner, instance: Instance, assignment: Assignment | null): Promise<UpResult> {
     let host: ProvisionResult;
     try {
       host = await provisioner.provision(instance, "");
@@ -233,7 +236,7 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
       await this.#move(instance.id, "failed", ["provisioning"], { detail: `no host: ${messageOf(error)}` });
       throw new InstanceManagerError("unavailable", messageOf(error), { cause: error });
     }
-    const standing = host.providerId === undefined ? undefined : provisioner.standingJoinToken(host.providerId);
+    const standing = host.providerId === undefined ? undefined : this.#provisioners.staticHosts?.standingJoinToken(host.providerId);
     const placed = await this.#store.transaction(async (tx) => {
       const moved = await tx.instances.transition(instance.id, { to: "registering", from: "provisioning", patch: hostPatch(host) });
       await this.#announceInstance(tx, instance.id);
@@ -557,10 +560,6 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
       await this.end(current, { reason: "provision-failure", actor: "system:fleet", to: "failed", detail: `${what} failed: ${messageOf(error)}`.slice(0, 2000) }).catch(() => {});
     });
   }
-}
-
-function isPlacing(provisioner: Provisioner): provisioner is PlacingProvisioner {
-  return typeof (provisioner as Partial<PlacingProvisioner>).standingJoinToken === "function";
 }
 
 function hostPatch(host: ProvisionResult): { providerId?: string; hostAddress?: string; hostPort?: number } {

@@ -32,7 +32,8 @@ describe("provisioners from the control plane's config (moto)", () => {
   const secrets: Record<string, string> = { DEVENV_SHARED_1_JOIN_TOKEN: "jt_standing_shared_1" };
   const deps = (events: Ec2ProvisionerEvent[] = []): ProvisionerDeps => ({
     store: env.store,
-    agentUrl: () => "wss://devenv.example.com/agent",
+    localAgentUrl: "ws://127.0.0.1:7070/agent",
+    publicAgentUrl: "wss://devenv.example.com/agent",
     instancesDir: join(dir, "instances"),
     resolveSecret: (ref: SecretRef) => {
       if ("file" in ref) return readFileSync(ref.file, "utf8").trim();

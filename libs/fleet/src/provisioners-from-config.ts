@@ -13,8 +13,10 @@ export type SecretRef = NonNullable<StaticHostConfig["joinToken"]>;
 
 export interface ProvisionerDeps {
   store: Pick<Store, "agents" | "instances" | "audit">;
-  /** The ws(s) URL of the control plane's /agent endpoint, known once the server listens. */
-  agentUrl: () => string;
+  /** The /agent endpoint as agents on this machine reach it (local instances). */
+  localAgentUrl: string;
+  /** The /agent endpoint as hosts elsewhere reach it (EC2 instances): from the public URL. */
+  publicAgentUrl: string;
   /** Where local instances keep their files (local provisioner). */
   instancesDir: string;
   /** How to start an agent on this machine; without it no local instance can be started here. */
@@ -67,7 +69,7 @@ export async function createProvisioners(config: ProvisionersConfig, deps: Provi
       const localConfig = config[kind];
       if (localConfig.kind === "local" && localConfig.heap) heap[kind] = localConfig.heap;
     }
-    local = new LocalProvisioner({ instancesDir: deps.instancesDir, agentCommand: deps.agentCommand, agentUrl: deps.agentUrl, heap });
+    local = new LocalProvisioner({ instancesDir: deps.instancesDir, agentCommand: deps.agentCommand, agentUrl: () => deps.localAgentUrl, heap });
     byKind.local = withAudit(local, deps.store.audit);
   }
 
@@ -127,7 +129,7 @@ function ec2Provisioner(config: Ec2ProvisionerConfig, client: EC2Client, userDat
   return new Ec2Provisioner({
     client,
     launchTemplate: launchTemplateRef(config.launchTemplate, config.launchTemplateVersion),
-    controlPlaneUrl: deps.agentUrl,
+    controlPlaneUrl: deps.publicAgentUrl,
     userDataTemplate,
     agentTarballUrl: deps.agentTarballUrl,
     cassandraDataDir: config.cassandraDataDir,

@@ -2,6 +2,8 @@ import type { ExtraRoutes, RoutesContext } from "../routes-context.ts";
 import { slackRoutes, type SlackSettings } from "../slack/slack-routes.ts";
 import { fleetRoutes, type FleetRoutesOptions } from "./fleet-routes.ts";
 
+export type { FleetRoutesOptions };
+
 export interface OpsRoutesOptions {
   fleet?: FleetRoutesOptions;
   /** Undefined: /slack/commands answers 503 (not configured). See slackSettingsFromEnv. */

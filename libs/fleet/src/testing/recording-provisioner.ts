@@ -1,16 +1,12 @@
 import type { Instance } from "@devenv/store";
-<<<<<<<< HEAD:libs/fleet/src/testing/recording-provisioner.ts
 import type { ProvisionResult, Provisioner } from "../provisioner.ts";
-========
-import type { ProvisionedHost, Provisioner } from "../instances/provisioner.ts";
->>>>>>>> wip-fixtures:libs/api/src/testing/recording-provisioner.ts
 
 /**
  * For tests only: starts nothing, records every call (with the join token it was handed)
  * and answers with a made-up host. `failNext` makes the next provision fail.
  */
 export class RecordingProvisioner implements Provisioner {
-  readonly kind = "static" as const;
+  readonly kind = "local" as const;
   readonly provisioned: { instanceId: string; joinToken: string }[] = [];
   readonly terminated: string[] = [];
   #failNext: string | undefined;
