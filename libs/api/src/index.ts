@@ -12,3 +12,5 @@ export * from "./blobs/blob-endpoint.ts";
 export * from "./routes-context.ts";
 export * from "./web/ops-routes.ts";
 export * from "./slack/slack-routes.ts";
+export { slackSignature } from "./slack/slack-signature.ts";
+export type { SlackMessage } from "./slack/slack-commands.ts";

@@ -14,14 +14,22 @@ export interface BlobAccess {
 }
 
 /** The snapshot store the settings name: a directory served by the control plane, or S3 with presigned redirects. */
-export function openBlobAccess(settings: ServerSettings["blobs"], urls: { publicUrl: string; signer: UrlSigner; clock: Clock }): BlobAccess {
+export function openBlobAccess(
+  settings: ServerSettings["blobs"],
+  urls: { publicUrl: string; signer: UrlSigner; clock: Clock },
+  credentials: AwsCredentials | undefined,
+): BlobAccess {
   switch (settings.kind) {
     case "local": {
       const blobs = new LocalDirStore(settings.dir);
       return { blobs, snapshotAccess: new LocalSnapshotAccess(urls), endpoint: new BlobEndpoint({ signer: urls.signer, blobs, clock: urls.clock }) };
     }
     case "s3": {
-      const client = new S3Client({ region: settings.region, ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}) });
+      const client = new S3Client({
+        region: settings.region,
+        ...(settings.endpoint ? { endpoint: settings.endpoint, forcePathStyle: true } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
       const blobs = new S3Store({ client, bucket: settings.bucket, prefix: settings.prefix });
       const presigner = new S3Presigner({ client, bucket: settings.bucket, prefix: settings.prefix, clock: urls.clock });
       return {
@@ -31,4 +39,18 @@ export function openBlobAccess(settings: ServerSettings["blobs"], urls: { public
       };
     }
   }
+}
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** Keys in the control plane's environment, when it has them; otherwise the SDK's own chain (an instance role) applies. */
+export function awsCredentialsFrom(env: NodeJS.ProcessEnv): AwsCredentials | undefined {
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  return { accessKeyId, secretAccessKey, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
 }

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
-import { createApiRouter, loadSigningKey, opsRoutes, UrlSigner, type FleetRoutesOptions } from "@devenv/api";
+import { createApiRouter, loadSigningKey, opsRoutes, UrlSigner, type OpsRoutesOptions } from "@devenv/api";
 import { resolveSecret } from "@devenv/core";
 import {
   createProvisioners,
@@ -13,7 +13,7 @@ import {
 import { AgentHub, ClientTunnelRelay, StoreCommandBus, StoreHubBackend } from "@devenv/hub";
 import { JobRunner, refreshJobHandler, Scheduler, shrinkJobHandlers } from "@devenv/jobs";
 import { openStore, systemClock, type Clock, type Store } from "@devenv/store";
-import { openBlobAccess } from "./blob-access.ts";
+import { awsCredentialsFrom, openBlobAccess } from "./blob-access.ts";
 import { bindHttp } from "./http-listener.ts";
 import { httpRoutes } from "./http-routes.ts";
 import { createMetrics } from "./metrics.ts";
@@ -36,8 +36,8 @@ export interface ControlPlaneRuntime {
   provisioners?: ProvisionerSet;
   /** Largest API request body (default 1 MiB). */
   maxBodyBytes?: number;
-  /** The fleet page's refresh rates (tests make them fast). */
-  fleetPage?: FleetRoutesOptions;
+  /** The fleet page's and Slack's settings beyond the config file's (tests make them fast). */
+  ops?: OpsRoutesOptions;
 }
 
 export interface RunningControlPlane {
@@ -81,7 +81,8 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
     }
 
     const signer = new UrlSigner(loadSigningKey({ file: join(settings.dataDir, "secrets", "url-signing.key"), hexFromEnv: settings.urlSigningKey }));
-    const blobAccess = openBlobAccess(settings.blobs, { publicUrl, signer, clock });
+    const awsCredentials = awsCredentialsFrom(env);
+    const blobAccess = openBlobAccess(settings.blobs, { publicUrl, signer, clock }, awsCredentials);
 
     const localAgentUrl = `${http.url.replace(/^http/, "ws")}/agent`;
     const provisioners =
@@ -93,6 +94,7 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
         instancesDir: join(settings.dataDir, "instances"),
         agentCommand: runtime.agentCommand,
         resolveSecret: (ref) => resolveSecret(ref, env),
+        ec2Credentials: awsCredentials,
         // the agent release is published beside the snapshots (see infra/cloud-init)
         agentTarballUrl: () => `${publicUrl}/releases/devenv-agent-linux-x64.tar.gz`,
         onEvent: (event) => logger.info({ event }, "provisioner"),
@@ -194,7 +196,7 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
     const liveness = (agentId: string) => hub.liveness(agentId);
     const extra = opsRoutes(
       { store, instances, clock, logger, liveness },
-      { slack: settings.slack, ...(runtime.fleetPage ? { fleet: runtime.fleetPage } : {}) },
+      { slack: settings.slack, ...runtime.ops },
     );
     closers.push(() => extra.close?.());
     const { handler: trpc } = createApiRouter(

@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { PutObjectCommand, CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SnapshotManifest } from "@devenv/protocol";
+import type { AssignMessage, SnapshotManifest } from "@devenv/protocol";
 import { snapshotFormatVersion, snapshotKeys } from "@devenv/protocol";
 import { HttpSnapshotStore, LocalDirStore } from "@devenv/snapshot";
 import { services, uniqueName } from "@devenv/testing";
-import { createCast, instanceOf, readySnapshotIn, startTestServer, type ServerFixture } from "../testing/harness.ts";
+import { createCast, instanceOf, readySnapshotIn, startTestServer, type ServerFixture } from "./testing/harness.ts";
 
 /** A snapshot's objects: a manifest listing one chunk, the chunk, and one chunk of some other snapshot. */
 function snapshotObjects(snapshotId: string) {
@@ -39,9 +39,9 @@ async function assignAndCapture(fixture: ServerFixture, snapshotId: string) {
   const { agent } = await fixture.store.agents.register(instance.id, { identity: { hostname: "h" }, version: "1.0.0" });
   const result = await fixture.client(cast.developer.token).instances.assign.mutate({ id: instance.id, snapshotId });
   expect(result).toMatchObject({ delivered: true, assignment: { state: "sent" } });
-  const sent = fixture.commands.sent.at(-1)!;
-  expect(sent).toMatchObject({ agentId: agent.id, idempotencyKey: result.assignment.id, draft: { type: "assign", assignmentId: result.assignment.id, targetKeyspace: "devenv" } });
-  return sent.draft.snapshot;
+  const [sent] = await fixture.store.commands.pending(agent.id);
+  expect(sent).toMatchObject({ agentId: agent.id, idempotencyKey: result.assignment.id, payload: { type: "assign", assignmentId: result.assignment.id, targetKeyspace: "devenv" } });
+  return (sent!.payload as unknown as AssignMessage).snapshot;
 }
 
 describe("signed blob URLs over the local blob dir", () => {
@@ -127,7 +127,10 @@ describe("signed blob URLs over S3 (moto)", () => {
     await put(snapshotKeys.chunk(objects.chunkSha), objects.chunk);
     s3.destroy();
     // presigned S3 URLs are checked against real time, so this server signs with the real clock
-    fixture = await startTestServer({ extra: { blobs: { kind: "s3", bucket, prefix: "store", client: clientConfig() }, clock: { now: () => new Date() } } });
+    fixture = await startTestServer({
+      settings: { blobs: { kind: "s3", bucket, prefix: "store", region: "us-east-1", endpoint: services().moto.endpoint } },
+      runtime: { clock: { now: () => new Date() }, env: { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" } },
+    });
     await readySnapshotIn(fixture.store, snapshotId);
   });
   afterAll(async () => fixture?.cleanup());

@@ -1,6 +1,6 @@
 import type { ApiErrorCode, ApiProcedurePath } from "@devenv/protocol";
 import { apiProcedures } from "@devenv/protocol";
-import { apiFailureOf, type ApiClient } from "../client.ts";
+import { apiFailureOf, type ApiClient } from "@devenv/api";
 
 export type Outcome = "ok" | ApiErrorCode;
 

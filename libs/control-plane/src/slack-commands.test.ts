@@ -3,9 +3,9 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestAgent } from "@devenv/hub/testing";
 import { uniqueName } from "@devenv/testing";
-import { startOpsServer, type OpsServerFixture } from "../testing/ops-server.ts";
-import type { SlackMessage } from "./slack-commands.ts";
-import { slackSignature } from "./slack-signature.ts";
+import { startOpsServer, type OpsServerFixture } from "./testing/ops-server.ts";
+import type { SlackMessage } from "@devenv/api";
+import { slackSignature } from "@devenv/api";
 
 const secret = "slack-signing-secret-for-tests";
 let fixture: OpsServerFixture;

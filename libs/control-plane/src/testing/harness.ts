@@ -6,10 +6,10 @@ import pg from "pg";
 import { pino } from "pino";
 import { services, uniqueName } from "@devenv/testing";
 import type { Clock, Instance, Snapshot, Store, User } from "@devenv/store";
-import { createApiClient, type ApiClient } from "../client.ts";
-import { RecordingProvisionerForTests } from "./recording-provisioner.ts";
-import type { AssignCommandDraft } from "../instances/provisioner.ts";
-import { startControlPlane, type ControlPlaneOptions, type RunningControlPlane } from "../server/control-plane.ts";
+import { createApiClient, type ApiClient } from "@devenv/api";
+import { RecordingProvisioner } from "@devenv/fleet/testing";
+import { startControlPlane, type ControlPlaneRuntime, type RunningControlPlane } from "../control-plane.ts";
+import type { ServerSettings } from "../settings.ts";
 
 /** Time that moves only when a test says so. */
 export class TestClock implements Clock {
@@ -37,13 +37,26 @@ export class CapturedOutput extends Writable {
   }
 }
 
-/** Records assign commands instead of pushing them down an agent socket. */
-export class RecordingCommandSender {
-  readonly sent: { agentId: string; draft: AssignCommandDraft; idempotencyKey: string | undefined }[] = [];
-  async sendCommand(agentId: string, draft: AssignCommandDraft, options: { idempotencyKey?: string }): Promise<{ commandId: string }> {
-    this.sent.push({ agentId, draft, idempotencyKey: options.idempotencyKey });
-    return { commandId: `command-${this.sent.length}` };
-  }
+/** The embedded defaults for a test: SQLite and blobs in `dataDir`, local provisioners, loops off or fast. */
+export function testSettings(dataDir: string, overrides: Partial<ServerSettings> = {}): ServerSettings {
+  return {
+    dataDir,
+    host: "127.0.0.1",
+    port: 0,
+    publicUrl: undefined,
+    databaseUrl: undefined,
+    blobs: { kind: "local", dir: join(dataDir, "blobs") },
+    urlSigningKey: undefined,
+    sources: [],
+    slack: undefined,
+    reaper: { ttlMs: 12 * 3_600_000, maxTtlMs: 14 * 24 * 3_600_000, idleLimitMs: 2 * 3_600_000, warnBeforeMs: 30 * 60_000 },
+    quota: { instancesPerUser: undefined },
+    jobs: { concurrency: 1, taskConcurrency: 2, pollMs: 1_000, rolloutTimeoutMs: 2 * 3_600_000 },
+    intervals: { heartbeatMs: 500, maintenanceMs: 0, schedulerMs: 15_000, agentSupervisionMs: 0 },
+    provisioners: { personal: { kind: "local" }, shared: { kind: "local" } },
+    sourceOf: {},
+    ...overrides,
+  };
 }
 
 export type Dialect = "sqlite" | "postgres";
@@ -73,9 +86,10 @@ export interface ServerFixture {
   dataDir: string;
   databaseUrl: string | undefined;
   clock: TestClock;
-  provisioner: RecordingProvisionerForTests;
-  commands: RecordingCommandSender;
+  provisioner: RecordingProvisioner;
   plane: RunningControlPlane;
+  /** ws://…/agent, where test agents connect. */
+  agentUrl: string;
   output: CapturedOutput;
   store: Store;
   adminToken: string;
@@ -85,24 +99,24 @@ export interface ServerFixture {
   cleanup(): Promise<void>;
 }
 
-/** A control plane on a random port over a temp data dir, with a test clock, provisioner and command sender. */
-export async function startTestServer(options: { dialect?: Dialect; extra?: Partial<ControlPlaneOptions> } = {}): Promise<ServerFixture> {
-  const dataDir = mkdtempSync(join(tmpdir(), "devenv-api-test-"));
+/**
+ * The whole control plane (the shipped composition root) on a random port over a temp data
+ * dir, with a test clock and a recording provisioner in place of hosts.
+ */
+export async function startTestServer(
+  options: { dialect?: Dialect; settings?: Partial<ServerSettings>; runtime?: Partial<ControlPlaneRuntime> } = {},
+): Promise<ServerFixture> {
+  const dataDir = mkdtempSync(join(tmpdir(), "devenv-control-plane-test-"));
   const database = await freshDatabase(options.dialect ?? "sqlite");
   const clock = new TestClock();
-  const provisioner = new RecordingProvisionerForTests();
-  const commands = new RecordingCommandSender();
+  const provisioner = new RecordingProvisioner();
   const start = async (output: CapturedOutput) =>
-    startControlPlane({
-      dataDir,
-      port: 0,
-      databaseUrl: database.url,
+    startControlPlane(testSettings(dataDir, { databaseUrl: database.url, ...options.settings }), {
       clock,
-      provisioner,
+      provisioners: { byKind: { local: provisioner }, forInstanceKind: () => provisioner },
       out: output,
       logger: pino({ level: "silent" }),
-      attach: async () => ({ commands }),
-      ...options.extra,
+      ...options.runtime,
     });
   const output = new CapturedOutput();
   const fixture: ServerFixture = {
@@ -110,9 +124,11 @@ export async function startTestServer(options: { dialect?: Dialect; extra?: Part
     databaseUrl: database.url,
     clock,
     provisioner,
-    commands,
     output,
     plane: await start(output),
+    get agentUrl() {
+      return `${fixture.plane.url.replace(/^http/, "ws")}/agent`;
+    },
     get store() {
       return fixture.plane.store;
     },

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { uniqueName } from "@devenv/testing";
-import { createCast, readySnapshotIn, startTestServer, type Dialect, type ServerFixture } from "../testing/harness.ts";
-import { outcomeOf } from "../testing/calls.ts";
+import { createCast, readySnapshotIn, startTestServer, type Dialect, type ServerFixture } from "./testing/harness.ts";
+import { outcomeOf } from "./testing/calls.ts";
 
 async function poll<T>(read: () => Promise<T>, until: (value: T) => boolean, deadlineMs = 10_000): Promise<T> {
   const deadline = Date.now() + deadlineMs;
@@ -184,7 +184,7 @@ describe("errors the caller did not cause", () => {
         done();
       },
     });
-    const fixture = await startTestServer({ extra: { logger: pino({ level: "error" }, sink) } });
+    const fixture = await startTestServer({ runtime: { logger: pino({ level: "error" }, sink) } });
     try {
       // a snapshot id longer than SnapshotView allows stands for a record the API cannot describe
       await fixture.store.snapshots.create({ id: "c".repeat(250), location: "x", sourceDescription: "x", status: "ready" });

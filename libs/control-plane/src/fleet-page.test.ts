@@ -4,8 +4,8 @@ import { chromium, type Browser, type Locator, type Page } from "playwright-core
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestAgent } from "@devenv/hub/testing";
 import { uniqueName } from "@devenv/testing";
-import { readySnapshotIn, shrinkPayload } from "../testing/harness.ts";
-import { startOpsServer, type OpsServerFixture } from "../testing/ops-server.ts";
+import { readySnapshotIn, shrinkPayload } from "./testing/harness.ts";
+import { startOpsServer, type OpsServerFixture } from "./testing/ops-server.ts";
 
 /** Debian's chromium, installed by scripts/setup.sh; DEVENV_CHROMIUM points elsewhere. */
 const chromiumPath = process.env.DEVENV_CHROMIUM ?? "/usr/bin/chromium";

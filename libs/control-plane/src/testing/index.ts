@@ -1,0 +1,3 @@
+export * from "./harness.ts";
+export * from "./ops-server.ts";
+export * from "./calls.ts";
