@@ -20,11 +20,22 @@ describe("agent config", () => {
   });
 
   it("names the field and its source when a value is wrong or missing", () => {
-    expect(() => loadConfig({ DEVENV_AGENT_CONFIG: file }, ["--control-plane-url", "http://wrong"])).toThrow(/invalid controlPlaneUrl \(flag --control-plane-url\)/);
+    expect(() => loadConfig({ DEVENV_AGENT_CONFIG: file }, ["--control-plane-url", "http://wrong"])).toThrow(/^flag --control-plane-url: controlPlaneUrl: expected a ws:\/\/ or wss:\/\/ URL/);
     expect(() => loadConfig({ DEVENV_AGENT_CONFIG: join(dir, "absent.json") }, [])).toThrow(/config file not found/);
     expect(() => loadConfig({}, ["--config", join(dir, "absent.json")])).toThrow(/config file not found/);
-    expect(() => loadConfig({ DEVENV_AGENT_CONFIG: file, DEVENV_AGENT_CASSANDRA_CONTACT_POINT: "a b" }, [])).toThrow(/invalid cassandraContactPoint \(env DEVENV_AGENT_CASSANDRA_CONTACT_POINT\)/);
-    expect(() => loadConfig({}, ["--provider", "local", "--state-dir", "/x"], )).toThrow(/invalid controlPlaneUrl \(not set: give --control-plane-url, DEVENV_AGENT_CONTROL_PLANE_URL/);
+    expect(() => loadConfig({ DEVENV_AGENT_CONFIG: file, DEVENV_AGENT_CASSANDRA_CONTACT_POINT: "a b" }, [])).toThrow(/^env DEVENV_AGENT_CASSANDRA_CONTACT_POINT: cassandraContactPoint: expected HOST:PORT$/);
+    expect(() => loadConfig({}, ["--provider", "local", "--state-dir", "/x"], )).toThrow(/^not set: controlPlaneUrl: missing: give --control-plane-url, DEVENV_AGENT_CONTROL_PLANE_URL or "controlPlaneUrl" in \/etc\/devenv\/agent.json$/m);
     expect(() => loadConfig({}, ["--nope", "1"])).toThrow(/--nope/);
+  });
+
+  it("reads a YAML config file too, and names the line of a wrong value in it", () => {
+    const yaml = join(dir, "agent.yaml");
+    const settings = ["controlPlaneUrl: ws://file.example/agent", "stateDir: /var/lib/devenv-agent", "cassandraContactPoint: 127.0.0.1:9042", "dataVolume: /var/lib/cassandra", "provider: ec2"];
+    writeFileSync(yaml, [...settings, "restoreChunkConcurrency: 500", "spotPolInterval: 1000"].join("\n"));
+    expect(() => loadConfig({}, ["--config", yaml])).toThrow(
+      [`${yaml}:6:26: restoreChunkConcurrency: Too big: expected number to be <=64`, `${yaml}:7:1: spotPolInterval: unknown key`].join("\n"),
+    );
+    writeFileSync(yaml, [...settings, "restoreChunkConcurrency: 500"].join("\n"));
+    expect(loadConfig({}, ["--config", yaml, "--restore-chunk-concurrency", "8", "--join-token", "jt"])).toMatchObject({ provider: "ec2", restoreChunkConcurrency: 8, joinToken: "jt" });
   });
 });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { ConfigError, loadLayeredConfig } from "@devenv/core";
 
 /** The agent's settings. Precedence: flags, then DEVENV_AGENT_* env, then the config file. */
 export const AgentConfig = z
@@ -36,14 +37,7 @@ const envOf = (key: Key) => `DEVENV_AGENT_${key.replace(/[A-Z]/g, (c) => `_${c}`
 
 export const defaultConfigFile = "/etc/devenv/agent.json";
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
-
-/** Reads flags (`--control-plane-url`), env (`DEVENV_AGENT_CONTROL_PLANE_URL`) and the JSON config file. */
+/** Reads flags (`--control-plane-url`), env (`DEVENV_AGENT_CONTROL_PLANE_URL`) and the config file (JSON or YAML). */
 export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): AgentConfig & { joinToken?: string } {
   let flags: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
@@ -58,35 +52,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): AgentConfig 
   }
   if (flags.help) throw new ConfigError(usage());
   const explicitFile = (flags.config as string | undefined) ?? env.DEVENV_AGENT_CONFIG;
-  const file = explicitFile ?? defaultConfigFile;
-  const merged: Record<string, unknown> = {};
-  const sourceOf: Record<string, string> = {};
-  for (const [key, value] of Object.entries(readConfigFile(file, explicitFile !== undefined))) {
-    merged[key] = value;
-    sourceOf[key] = `config file ${file}`;
-  }
-  for (const key of keys) {
-    const value = env[envOf(key)];
-    if (value !== undefined && value !== "") {
-      merged[key] = value;
-      sourceOf[key] = `env ${envOf(key)}`;
-    }
-  }
-  for (const key of keys) {
-    const value = flags[flagOf(key)];
-    if (typeof value === "string") {
-      merged[key] = value;
-      sourceOf[key] = `flag --${flagOf(key)}`;
-    }
-  }
-  const parsed = AgentConfig.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = String(issue?.path[0] ?? "config");
-    const where = sourceOf[field] ?? `not set: give --${flagOf(field as Key)}, ${envOf(field as Key)} or "${field}" in ${file}`;
-    throw new ConfigError(`invalid ${field} (${where}): ${issue?.message}`);
-  }
-  const config = parsed.data;
+  const { value: config } = loadLayeredConfig({
+    schema: AgentConfig,
+    // the default file is optional: an agent may be configured by flags and env alone
+    file: { path: explicitFile ?? defaultConfigFile, required: explicitFile !== undefined },
+    env: { values: env, vars: Object.fromEntries(keys.map((key) => [key, envOf(key)])) },
+    flags: { values: Object.fromEntries(keys.map((key) => [key, flags[flagOf(key)]])) },
+  });
   if (config.joinToken === undefined && config.joinTokenFile !== undefined && existsSync(config.joinTokenFile)) {
     const token = readFileSync(config.joinTokenFile, "utf8").trim();
     if (token !== "") return { ...config, joinToken: token };
@@ -94,30 +66,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, argv: string[]): AgentConfig 
   return config;
 }
 
-function readConfigFile(file: string, required: boolean): Record<string, unknown> {
-  if (!existsSync(file)) {
-    if (required) throw new ConfigError(`config file not found: ${file}`);
-    return {};
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(readFileSync(file, "utf8"));
-  } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
-  const parsed = AgentConfig.partial().strict().safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ConfigError(`config file ${file}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
-  }
-  return parsed.data;
-}
-
 export function usage(): string {
   return [
     "usage: devenv-agent [--config FILE] [--FLAG VALUE ...]",
     "",
-    "Each setting comes from its flag, else its DEVENV_AGENT_* variable, else the JSON config file",
+    "Each setting comes from its flag, else its DEVENV_AGENT_* variable, else the config file (JSON or YAML)",
     `(--config, DEVENV_AGENT_CONFIG, default ${defaultConfigFile}):`,
     ...keys.map((key) => `  --${flagOf(key).padEnd(26)} ${envOf(key)}`),
   ].join("\n");

@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
 import { Agent, InstanceMetadata, jsonLogger, systemdNotifier } from "@devenv/agent-runtime";
 import type { IdentitySource } from "@devenv/agent-runtime";
-import { ConfigError, loadConfig } from "./config.ts";
+import { ConfigError } from "@devenv/core";
+import { loadConfig } from "./config.ts";
 import packageJson from "../package.json" with { type: "json" };
 
 const logger = jsonLogger();
