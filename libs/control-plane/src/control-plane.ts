@@ -93,7 +93,11 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
         publicAgentUrl: `${publicUrl.replace(/^http/, "ws")}/agent`,
         instancesDir: join(settings.dataDir, "instances"),
         agentCommand: runtime.agentCommand,
-        resolveSecret: (ref) => resolveSecret(ref, env),
+        resolveSecret: (ref) => {
+          const secret = resolveSecret(ref, env);
+          if (secret.warning) logger.warn(secret.warning);
+          return secret.value;
+        },
         ec2Credentials: awsCredentials,
         // the agent release is published beside the snapshots (see infra/cloud-init)
         agentTarballUrl: () => `${publicUrl}/releases/devenv-agent-linux-x64.tar.gz`,
