@@ -1,11 +1,12 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { ConfigError, loadLayeredConfig } from "@devenv/core";
 import { CliError } from "./errors.ts";
 
 /** Settings every command shares. Precedence: flags, then DEVENV_* env, then the config file. */
-export const CliConfig = z.object({
+export const CliConfig = z.strictObject({
   cacheDir: z.string().min(1),
   stateDir: z.string().min(1),
   /** The control plane's base URL (`devenv login` writes it). */
@@ -37,56 +38,30 @@ export function configFilePath({ env, flags }: ConfigSources): string {
 }
 
 export function loadConfig({ env, flags }: ConfigSources): CliConfig {
-  const file = configFilePath({ env, flags });
-  const fromFile = readConfigFile(file, flags.config !== undefined || env.DEVENV_CONFIG !== undefined);
   const home = env.HOME ?? homedir();
-  const merged: Record<string, unknown> = {
-    cacheDir: join(home, ".cache", "devenv"),
-    stateDir: join(home, ".local", "state", "devenv"),
-  };
-  const sourceOf: Record<string, string> = {};
-  for (const [key, value] of Object.entries(fromFile)) {
-    merged[key] = value;
-    sourceOf[key] = `config file ${file}`;
-  }
-  for (const key of Object.keys(envNames) as (keyof CliConfig)[]) {
-    const value = env[envNames[key]];
-    if (value !== undefined && value !== "") {
-      merged[key] = value;
-      sourceOf[key] = `env ${envNames[key]}`;
-    }
-  }
-  for (const [key, value] of Object.entries(flags)) {
-    if (key === "config" || value === undefined) continue;
-    merged[key] = value;
-    sourceOf[key] = `flag --${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
-  }
-  const parsed = CliConfig.safeParse(merged);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = String(issue?.path[0] ?? "config");
-    throw new CliError("config", `invalid ${field} (from ${sourceOf[field] ?? "defaults"}): ${issue?.message}`);
-  }
-  return parsed.data;
+  return withCliErrors(
+    () =>
+      loadLayeredConfig({
+        schema: CliConfig,
+        file: { path: configFilePath({ env, flags }), required: flags.config !== undefined || env.DEVENV_CONFIG !== undefined },
+        env: { values: env, vars: envNames },
+        flags: { values: { cacheDir: flags.cacheDir, stateDir: flags.stateDir, server: flags.server, token: flags.token } },
+        defaults: { cacheDir: join(home, ".cache", "devenv"), stateDir: join(home, ".local", "state", "devenv") },
+      }).value,
+  );
 }
 
-function readConfigFile(file: string, required: boolean): Partial<CliConfig> {
-  if (!existsSync(file)) {
-    if (required) throw new CliError("config", `config file not found: ${file}`);
-    return {};
-  }
-  let value: unknown;
+function readConfigFile(file: string): Partial<CliConfig> {
+  return withCliErrors(() => loadLayeredConfig({ schema: CliConfig.partial(), file: { path: file, required: true } }).value);
+}
+
+function withCliErrors<T>(load: () => T): T {
   try {
-    value = JSON.parse(readFileSync(file, "utf8"));
+    return load();
   } catch (error) {
-    throw new CliError("config", `config file ${file} is not valid JSON: ${(error as Error).message}`);
+    if (error instanceof ConfigError) throw new CliError("config", error.message, { cause: error });
+    throw error;
   }
-  const parsed = CliConfig.partial().strict().safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new CliError("config", `config file ${file}: ${issue?.path.join(".") || "(root)"}: ${issue?.message}`);
-  }
-  return parsed.data;
 }
 
 /**
@@ -95,7 +70,7 @@ function readConfigFile(file: string, required: boolean): Partial<CliConfig> {
  * so a crash never leaves half of it. Returns what the file held before.
  */
 export function updateConfigFile(file: string, changes: Partial<Record<keyof CliConfig, string | undefined>>): Partial<CliConfig> {
-  const current = existsSync(file) ? readConfigFile(file, true) : {};
+  const current = existsSync(file) ? readConfigFile(file) : {};
   const next: Record<string, unknown> = { ...current };
   for (const [key, value] of Object.entries(changes)) {
     if (value === undefined) delete next[key];

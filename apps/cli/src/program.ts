@@ -59,7 +59,10 @@ export async function createProgram(env: NodeJS.ProcessEnv, argv: readonly strin
     .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
     .option("--config <file>", "config file (default: ~/.config/devenv/config.json, env DEVENV_CONFIG)")
     .option("--cache-dir <dir>", "where downloads are kept (env DEVENV_CACHE_DIR)")
-    .option("--state-dir <dir>", "where local state is kept (env DEVENV_STATE_DIR)");
+    .option("--state-dir <dir>", "where local state is kept (env DEVENV_STATE_DIR)")
+    // global options go before the command, so a command may have an option of the same
+    // name (`devenv server --config server.yaml` is the server's file, not the client's)
+    .enablePositionalOptions();
 
   const context: CommandContext = {
     config: () => {
@@ -71,13 +74,26 @@ export async function createProgram(env: NodeJS.ProcessEnv, argv: readonly strin
     env,
   };
 
-  const named = argv.slice(2).find((arg) => !arg.startsWith("-"));
+  const named = commandNameIn(argv.slice(2));
   const only = commandModules.filter((m) => named !== undefined && m.names.includes(named));
   for (const module of only.length > 0 ? only : commandModules) {
     for (const command of await module.load(context)) program.addCommand(command);
   }
   applyErrorHandling(program);
   return program;
+}
+
+/** The global options that take a value; the word after one is its value, not a command. */
+const globalValuedOptions = ["--config", "--cache-dir", "--state-dir"];
+
+/** The command `args` name: the first word that is neither an option nor a global option's value. */
+function commandNameIn(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (globalValuedOptions.includes(arg)) i++;
+    else if (!arg.startsWith("-")) return arg;
+  }
+  return undefined;
 }
 
 /** Commander's own errors become our one-line usage errors (thrown by exitOverride), on every subcommand. */
@@ -93,5 +109,9 @@ export function usageErrorFrom(error: unknown): CliError | "exit-ok" | undefined
     return "exit-ok";
   }
   if (error.code === "commander.help") return "exit-ok";
+  const flag = error.code === "commander.unknownOption" ? /'(--[^'=]+)/.exec(error.message)?.[1] : undefined;
+  if (flag !== undefined && [...globalValuedOptions, "--version"].includes(flag)) {
+    return new CliError("usage", `unknown option '${flag}' for this command; ${flag} is a global option: give it before the command (devenv ${flag} … COMMAND)`);
+  }
   return new CliError("usage", `${error.message.replace(/^error: /, "")} (see --help)`);
 }

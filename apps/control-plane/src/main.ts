@@ -1,12 +1,13 @@
 import { fileURLToPath } from "node:url";
-import { controlPlaneOptionsFrom, serveUntilSignalled, startDevenvServer } from "@devenv/api";
+import { serveUntilSignalled, startDevenvServer } from "@devenv/api";
+import { devenvServerOptionsFrom } from "@devenv/control-plane";
 import { loadConfig } from "./config.ts";
 
 try {
-  const config = loadConfig(process.env, process.argv.slice(2));
+  const settings = loadConfig(process.env, process.argv.slice(2), (warning) => process.stderr.write(`devenv-control-plane: warning: ${warning}\n`));
   // instances on this machine run the agent from this checkout
   const agentCommand = [fileURLToPath(new URL("../../agent/bin/devenv-agent", import.meta.url))];
-  await serveUntilSignalled(() => startDevenvServer({ ...controlPlaneOptionsFrom(config, process.env), agentCommand }));
+  await serveUntilSignalled(() => startDevenvServer(devenvServerOptionsFrom(settings, { agentCommand, env: process.env })));
 } catch (error) {
   process.stderr.write(`devenv-control-plane: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exitCode = 1;

@@ -17,7 +17,7 @@ import { awsCredentialsFrom, openBlobAccess } from "./blob-access.ts";
 import { bindHttp } from "./http-listener.ts";
 import { httpRoutes } from "./http-routes.ts";
 import { createMetrics } from "./metrics.ts";
-import type { ServerSettings } from "./settings.ts";
+import type { ServerSettings } from "./config/server-config.ts";
 import { systemUser } from "./system-user.ts";
 import { tunnelAccess } from "./tunnel-access.ts";
 

@@ -1,2 +1,2 @@
 export * from "./control-plane.ts";
-export * from "./settings.ts";
+export * from "./config/index.ts";

@@ -42,7 +42,10 @@ describe("devenv completion", () => {
   it("bash completes commands, subcommands and options from the command tree", () => {
     expect(complete("devenv", "snap")).toEqual(["snapshot", "snapshots"]);
     expect(complete("devenv", "snapshots", "")).toEqual(["ls", "show", "create", "delete", "pin", "unpin"]);
-    expect(complete("devenv", "up", "--s")).toEqual(expect.arrayContaining(["--snapshot", "--shared", "--state-dir"]));
+    expect(complete("devenv", "up", "--s")).toEqual(expect.arrayContaining(["--snapshot", "--shared"]));
+    // global options go before the command
+    expect(complete("devenv", "up", "--s")).not.toContain("--state-dir");
+    expect(complete("devenv", "--s")).toEqual(["--state-dir"]);
     expect(complete("devenv", "up", "--s")).not.toContain("--source-keyspace");
     // an option's value is not taken for a command: `ls` here is a snapshot id, so jobs' subcommands follow
     expect(complete("devenv", "--state-dir", "ls", "jobs", "")).toEqual(["ls", "logs"]);

@@ -40,7 +40,8 @@ export interface CompletionNode {
 export function completionTree(program: Command): CompletionNode[] {
   const nodes: CompletionNode[] = [];
   const visit = (command: Command, path: string) => {
-    const options = [...command.options, ...(path === "" ? [] : program.options)];
+    // global options are given before the command (positional options), so only at the top
+    const options = command.options;
     nodes.push({
       path,
       subcommands: command.commands.map((c) => ({ name: c.name(), description: c.description() })),

@@ -194,11 +194,11 @@ export function foregroundCommand(stateDir: string, listen: ForwardListenAddress
     process.execPath,
     ...process.execArgv,
     entry,
-    // the command first: the CLI loads only the modules of the command it is given
-    "forward",
-    "run",
+    // a global option goes before the command
     "--state-dir",
     stateDir,
+    "forward",
+    "run",
     ...(listen ? ["--listen", formatHostPort(listen.host, listen.port)] : []),
     ...(drainTimeout !== undefined ? ["--drain-timeout", String(drainTimeout)] : []),
   ];

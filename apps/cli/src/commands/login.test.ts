@@ -107,6 +107,6 @@ describe("devenv login, logout and the config every API command reads", () => {
     expect(down.stderr).toMatch(/^devenv: cannot reach the control plane at http:\/\/127\.0\.0\.1:9/);
     const badEnv = await run(home, ["ls"], { DEVENV_SERVER: "not a url", DEVENV_TOKEN: token });
     expect(badEnv.code).toBe(2);
-    expect(badEnv.stderr).toContain("invalid server (from env DEVENV_SERVER)");
+    expect(badEnv.stderr).toContain("devenv: env DEVENV_SERVER: server: expected an http:// or https:// URL of the control plane");
   });
 });

@@ -9,7 +9,7 @@ import type { Clock, Instance, Snapshot, Store, User } from "@devenv/store";
 import { createApiClient, type ApiClient } from "@devenv/api";
 import { RecordingProvisioner } from "@devenv/fleet/testing";
 import { startControlPlane, type ControlPlaneRuntime, type RunningControlPlane } from "../control-plane.ts";
-import type { ServerSettings } from "../settings.ts";
+import type { ServerSettings } from "../config/server-config.ts";
 
 /** Time that moves only when a test says so. */
 export class TestClock implements Clock {

@@ -12,6 +12,8 @@ export interface ConfigFileContents {
    * the reader knows where to add it.
    */
   locate(path: readonly PropertyKey[], target?: "value" | "key"): string;
+  /** The same place as numbers, to list problems in file order. */
+  position(path: readonly PropertyKey[], target?: "value" | "key"): { line: number; col: number };
 }
 
 /**
@@ -46,6 +48,7 @@ export function readConfigFile(path: string, required: boolean): ConfigFileConte
     path,
     settings: (settings ?? {}) as Record<string, unknown>,
     locate: (valuePath, target = "value") => at(offsetOf(document, valuePath, target)),
+    position: (valuePath, target = "value") => lineCounter.linePos(offsetOf(document, valuePath, target)),
   };
 }
 

@@ -98,17 +98,31 @@ export function loadLayeredConfig<S extends SettingsSchema>(options: LayeredConf
   };
   const problemAt = (path: readonly PropertyKey[], message: string, target: "value" | "key" = "value") => `${whereIs(path, target)}: ${formatPath(path)}: ${message}`;
 
+  // problems in the file are listed in its order, after those of the other layers
+  const fileOrder = (path: readonly PropertyKey[], target: "value" | "key"): number => {
+    const setting = path[0];
+    const inFile = file !== undefined && (setting === undefined || (typeof setting === "string" && sources[setting]?.layer === "file"));
+    if (!inFile) return 0;
+    const { line, col } = file.position(path, target);
+    return line * 100_000 + col;
+  };
+
   const parsed = options.schema.safeParse(merged);
   if (!parsed.success) {
-    const problems = parsed.error.issues.flatMap((issue): string[] => {
-      if (issue.code === "unrecognized_keys") return issue.keys.map((key) => problemAt([...issue.path, key], "unknown key", "key"));
-      if (issue.code === "invalid_key") return [problemAt(issue.path, issue.issues[0]?.message ?? issue.message, "key")];
+    type Problem = { path: readonly PropertyKey[]; message: string; target: "value" | "key" };
+    const problems = parsed.error.issues.flatMap((issue): Problem[] => {
+      if (issue.code === "unrecognized_keys") return issue.keys.map((key) => ({ path: [...issue.path, key], message: "unknown key", target: "key" }));
+      if (issue.code === "invalid_key") return [{ path: issue.path, message: issue.issues[0]?.message ?? issue.message, target: "key" }];
       if (issue.code === "invalid_type" && valueAt(merged, issue.path) === undefined) {
-        return [problemAt(issue.path, issue.path.length === 1 ? `missing: ${howToSet(String(issue.path[0]))}` : "missing")];
+        return [{ path: issue.path, message: issue.path.length === 1 ? `missing: ${howToSet(String(issue.path[0]))}` : "missing", target: "value" }];
       }
-      return [problemAt(issue.path, issue.message)];
+      return [{ path: issue.path, message: issue.message, target: "value" }];
     });
-    throw new ConfigError(problems, { cause: parsed.error });
+    const listed = problems
+      .map((problem, index) => ({ problem, index, order: fileOrder(problem.path, problem.target) }))
+      .sort((a, b) => a.order - b.order || a.index - b.index)
+      .map(({ problem }) => problemAt(problem.path, problem.message, problem.target));
+    throw new ConfigError(listed, { cause: parsed.error });
   }
 
   function howToSet(setting: string): string {

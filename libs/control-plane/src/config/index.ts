@@ -1,0 +1,2 @@
+export * from "./devenv-server-options.ts";
+export * from "./server-config.ts";
