@@ -1,1 +1,3 @@
-export {};
+export * from "./clock.ts";
+export * from "./retry.ts";
+export * from "./coded-error.ts";
