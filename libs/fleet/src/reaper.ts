@@ -1,4 +1,5 @@
-import type { AuditEvent, Clock, Instance, InstanceState, Store } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { AuditEvent, Instance, InstanceState, Store } from "@devenv/store";
 import { everyPage, StoreError } from "@devenv/store";
 import { formatDuration } from "./lifecycle-timeouts.ts";
 import { provisionerFor, type Provisioners } from "./provisioner.ts";
@@ -48,7 +49,7 @@ const idleStates: ReadonlySet<InstanceState> = new Set(["ready", "refreshing"]);
  * owner, then drained, its host terminated and the instance marked terminated.
  */
 export async function reapInstances(options: ReaperOptions): Promise<ReapOutcome[]> {
-  const now = options.clock.now().getTime();
+  const now = options.clock.now();
   const warnBeforeMs = options.warnBeforeMs ?? 30 * minute;
   const outcomes: ReapOutcome[] = [];
   const instances = everyPage((page) => options.store.instances.list({ kind: "personal", states: ttlStates, ...page }));

@@ -8,7 +8,7 @@ import { InMemoryHubBackend } from "./in-memory-backend.ts";
 import { PostgresCommandBus } from "./postgres-command-bus.ts";
 import { nextEvent, startTestHub } from "./testing/hub-fixture.ts";
 import type { RunningHub } from "./testing/hub-fixture.ts";
-import { ManualClock } from "./testing/manual-clock.ts";
+import { ManualClock } from "@devenv/core/testing";
 import { TestAgent } from "./testing/test-agent.ts";
 
 /** A database of its own for this file: NOTIFY channels are per database. */

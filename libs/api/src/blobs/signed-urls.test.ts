@@ -3,6 +3,7 @@ import { PutObjectCommand, CreateBucketCommand, S3Client } from "@aws-sdk/client
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SnapshotManifest } from "@devenv/protocol";
 import { snapshotFormatVersion, snapshotKeys } from "@devenv/protocol";
+import { systemClock } from "@devenv/core";
 import { HttpSnapshotStore, LocalDirStore } from "@devenv/snapshot";
 import { services, uniqueName } from "@devenv/testing";
 import { createCast, instanceOf, readySnapshotIn, startTestServer, type ServerFixture } from "../test-support/harness.ts";
@@ -127,7 +128,7 @@ describe("signed blob URLs over S3 (moto)", () => {
     await put(snapshotKeys.chunk(objects.chunkSha), objects.chunk);
     s3.destroy();
     // presigned S3 URLs are checked against real time, so this server signs with the real clock
-    fixture = await startTestServer({ extra: { blobs: { kind: "s3", bucket, prefix: "store", client: clientConfig() }, clock: { now: () => new Date() } } });
+    fixture = await startTestServer({ extra: { blobs: { kind: "s3", bucket, prefix: "store", client: clientConfig() }, clock: systemClock } });
     await readySnapshotIn(fixture.store, snapshotId);
   });
   afterAll(async () => fixture?.cleanup());

@@ -1,4 +1,5 @@
-import type { Assignment, Clock, Instance, Store, User } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Assignment, Instance, Store, User } from "@devenv/store";
 import { ApiError } from "../api-error.ts";
 import type { SnapshotAccess } from "../blobs/snapshot-access.ts";
 import type { AgentCommandSender, Provisioner } from "./provisioner.ts";
@@ -39,7 +40,7 @@ export class InstanceService {
     const provisioner = this.#o.provisioner;
     if (provisioner === undefined) throw new ApiError("unavailable", "this control plane has no provisioner configured, so it cannot start hosts");
     if (input.kind === "shared" && input.ttlHours !== undefined) throw new ApiError("bad-request", "ttlHours: shared instances have no TTL");
-    const now = this.#o.clock.now();
+    const now = this.#o.clock.date();
     const ttlHours = input.ttlHours ?? this.#o.defaultTtlHours;
     const { instance, joinToken, assignment } = await this.#o.store.transaction(async (tx) => {
       if (input.snapshotId !== undefined) await requireReadySnapshot(tx, input.snapshotId);
@@ -90,7 +91,7 @@ export class InstanceService {
     if (instance.state === "terminated" || instance.state === "draining" || instance.state === "failed") {
       throw new ApiError("conflict", `instance ${instance.id} is ${instance.state}; start a new one instead`);
     }
-    const now = this.#o.clock.now().getTime();
+    const now = this.#o.clock.now();
     const from = Math.max(now, instance.ttlExpiresAt ? Date.parse(instance.ttlExpiresAt) : now);
     const until = from + hours * 3_600_000;
     const limit = now + this.#o.maxTtlHours * 3_600_000;

@@ -4,7 +4,8 @@ import { join, resolve } from "node:path";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { pino, type Logger } from "pino";
 import { LocalDirStore, S3Store, type BlobStore } from "@devenv/snapshot";
-import { openStore, systemClock, type Clock, type Store } from "@devenv/store";
+import { systemClock, type Clock } from "@devenv/core";
+import { openStore, type Store } from "@devenv/store";
 import { BlobEndpoint, blobPathPrefix } from "../blobs/blob-endpoint.ts";
 import { S3Presigner, S3SnapshotAccess, s3Redirect } from "../blobs/s3-snapshot-access.ts";
 import { LocalSnapshotAccess, type SnapshotAccess } from "../blobs/snapshot-access.ts";
@@ -132,7 +133,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<R
       onInternalError: (path, error) => logger.error({ err: error, path }, "internal error in an API call"),
     };
     const { handler: trpc } = createApiRouter(deps, { maxBodyBytes: options.maxBodyBytes });
-    const metrics = createMetrics(store, clock.now());
+    const metrics = createMetrics(store, clock.date());
 
     server.on("request", (request: IncomingMessage, response: ServerResponse) => {
       const started = performance.now();

@@ -5,25 +5,12 @@ import { Writable } from "node:stream";
 import pg from "pg";
 import { pino } from "pino";
 import { services, uniqueName } from "@devenv/testing";
-import type { Clock, Instance, Snapshot, Store, User } from "@devenv/store";
+import { ManualClock } from "@devenv/core/testing";
+import type { Instance, Snapshot, Store, User } from "@devenv/store";
 import { createApiClient, type ApiClient } from "../client.ts";
 import { RecordingProvisionerForTests } from "../instances/recording-provisioner.ts";
 import type { AssignCommandDraft } from "../instances/provisioner.ts";
 import { startControlPlane, type ControlPlaneOptions, type RunningControlPlane } from "../server/control-plane.ts";
-
-/** Time that moves only when a test says so. */
-export class TestClock implements Clock {
-  #now: number;
-  constructor(start = Date.parse("2026-11-25T10:00:00.000Z")) {
-    this.#now = start;
-  }
-  now(): Date {
-    return new Date(this.#now);
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}
 
 /** Collects what the server prints on stdout (the first-run admin token). */
 export class CapturedOutput extends Writable {
@@ -72,7 +59,7 @@ export async function freshDatabase(dialect: Dialect): Promise<{ url: string | u
 export interface ServerFixture {
   dataDir: string;
   databaseUrl: string | undefined;
-  clock: TestClock;
+  clock: ManualClock;
   provisioner: RecordingProvisionerForTests;
   commands: RecordingCommandSender;
   plane: RunningControlPlane;
@@ -89,7 +76,7 @@ export interface ServerFixture {
 export async function startTestServer(options: { dialect?: Dialect; extra?: Partial<ControlPlaneOptions> } = {}): Promise<ServerFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), "devenv-api-test-"));
   const database = await freshDatabase(options.dialect ?? "sqlite");
-  const clock = new TestClock();
+  const clock = new ManualClock("2026-11-25T10:00:00.000Z");
   const provisioner = new RecordingProvisionerForTests();
   const commands = new RecordingCommandSender();
   const start = async (output: CapturedOutput) =>

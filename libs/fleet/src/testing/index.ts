@@ -1,3 +1,2 @@
 export * from "./fleet-test-env.ts";
 export * from "./spot-refusing-proxy.ts";
-export * from "./test-clock.ts";

@@ -52,7 +52,7 @@ export function joinTokensRepo(ctx: RepoContext): JoinTokensRepo {
         throw new StoreError("invalid-input", `ttlMs must be a positive whole number of milliseconds, got ${ttlMs}`);
       }
       const plaintext = newSecret("joinToken");
-      const now = ctx.clock.now();
+      const now = ctx.clock.date();
       const row = {
         id: randomUUID(),
         token_hash: hashSecret(plaintext),
