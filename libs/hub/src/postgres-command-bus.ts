@@ -1,5 +1,6 @@
 import pg from "pg";
 import { z } from "zod";
+import { backoffDelay } from "@devenv/core";
 import type { BusEvent, BusNotice, CommandBus } from "./command-bus.ts";
 import type { HubLogger } from "./hub-logger.ts";
 import { silentLogger } from "./hub-logger.ts";
@@ -95,7 +96,7 @@ export class PostgresCommandBus implements CommandBus {
     if (this.closed) return;
     this.listening = undefined;
     const { min, max } = this.options.reconnectDelayMs ?? { min: 100, max: 10_000 };
-    const delay = Math.min(max, min * 2 ** attempt) * (0.5 + Math.random() / 2);
+    const delay = backoffDelay({ initialMs: min, maxMs: max, jitter: "equal" }, attempt);
     this.reconnectTimer = setTimeout(() => {
       this.listen().then(
         () => this.listener?.({ kind: "resync" }),

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import type { BackoffPolicy } from "@devenv/core";
 import { RequestPool } from "./request-pool.ts";
 
-const noSleep = () => Promise.resolve();
+const noWait: BackoffPolicy = { initialMs: 0, maxMs: 0 };
 
 function deferred() {
   let resolve!: () => void;
@@ -15,7 +16,7 @@ function deferred() {
 
 describe("RequestPool", () => {
   it("never has more than its limit in flight, and drains", async () => {
-    const pool = new RequestPool(3, noSleep);
+    const pool = new RequestPool(3, noWait);
     let inFlight = 0;
     let peak = 0;
     let done = 0;
@@ -37,7 +38,7 @@ describe("RequestPool", () => {
 
   it("retries an idempotent request that timed out, never a counter increment", async () => {
     const timeout = Object.assign(new Error("write timeout"), { code: 0x1100 });
-    const pool = new RequestPool(2, noSleep);
+    const pool = new RequestPool(2, noWait);
     let attempts = 0;
     await pool.submit(
       async () => {
@@ -49,13 +50,13 @@ describe("RequestPool", () => {
     expect(attempts).toBe(3);
     expect(pool.retries).toBe(2);
 
-    const counters = new RequestPool(2, noSleep);
+    const counters = new RequestPool(2, noWait);
     await counters.submit(() => Promise.reject(timeout), { idempotent: false });
     await expect(counters.drain()).rejects.toBe(timeout);
   });
 
   it("stops taking work after the first failure and rethrows it", async () => {
-    const pool = new RequestPool(1, noSleep);
+    const pool = new RequestPool(1, noWait);
     const first = deferred();
     const invalid = Object.assign(new Error("Invalid query"), { code: 0x2200 });
     await pool.submit(() => first.promise, { idempotent: true });

@@ -1,3 +1,8 @@
+import { retry, type BackoffPolicy } from "@devenv/core";
+
+/** Waits before retrying a request the server was too busy for: 100-200 ms, growing to 2.5-5 s. */
+export const overloadBackoff: BackoffPolicy = { initialMs: 200, maxMs: 5_000, jitter: "equal" };
+
 /**
  * Bounds the requests in flight against Cassandra. `submit` resolves once a
  * slot is free (so a producer that awaits it never runs ahead of the server),
@@ -6,16 +11,16 @@
  */
 export class RequestPool {
   private readonly limit: number;
-  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly backoff: BackoffPolicy;
   private running = 0;
   private readonly waiting: (() => void)[] = [];
   private idle: (() => void) | undefined;
   private failure: { error: unknown } | undefined;
   retries = 0;
 
-  constructor(limit: number, sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms))) {
+  constructor(limit: number, backoff: BackoffPolicy = overloadBackoff) {
     this.limit = limit;
-    this.sleep = sleep;
+    this.backoff = backoff;
   }
 
   async submit(request: () => Promise<unknown>, options: { idempotent: boolean; onDone?: () => void }): Promise<void> {
@@ -58,16 +63,12 @@ export class RequestPool {
   }
 
   private async attempt(request: () => Promise<unknown>, idempotent: boolean): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await request();
-        return;
-      } catch (error) {
-        if (!idempotent || attempt >= 6 || !isTransient(error)) throw error;
-        this.retries++;
-        await this.sleep(Math.min(5_000, 100 * 2 ** attempt) * (0.5 + Math.random() / 2));
-      }
-    }
+    await retry(request, {
+      attempts: idempotent ? 6 : 1,
+      policy: this.backoff,
+      shouldRetry: isTransient,
+      onRetry: () => this.retries++,
+    });
   }
 }
 
