@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { z } from "zod";
+import { CodedError } from "@devenv/core";
 
 /** The agent's settings. Precedence: flags, then DEVENV_AGENT_* env, then the config file. */
 export const AgentConfig = z
@@ -36,9 +37,9 @@ const envOf = (key: Key) => `DEVENV_AGENT_${key.replace(/[A-Z]/g, (c) => `_${c}`
 
 export const defaultConfigFile = "/etc/devenv/agent.json";
 
-export class ConfigError extends Error {
+export class ConfigError extends CodedError<"invalid-config"> {
   constructor(message: string) {
-    super(message);
+    super("invalid-config", message);
     this.name = "ConfigError";
   }
 }
