@@ -1,4 +1,13 @@
+import { registerHooks } from "node:module";
 import { defineConfig } from "vitest/config";
+
+// The global setup runs in this process, where Node loads our libs' TypeScript itself:
+// a lib that imports another (cassandra-node imports core) needs the source condition
+// there too, as the bins pass it with --conditions=devenv-source.
+registerHooks({
+  resolve: (specifier, context, nextResolve) =>
+    nextResolve(specifier, specifier.startsWith("@devenv/") ? { ...context, conditions: [...context.conditions, "devenv-source"] } : context),
+});
 
 // One vitest run covers every project; the real services start once per run
 // (test/harness/global-setup.ts shares them between projects).

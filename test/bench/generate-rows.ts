@@ -1,4 +1,5 @@
 import type cassandra from "cassandra-driver";
+import { retry, type BackoffPolicy } from "@devenv/core";
 import type { BenchShape } from "./data-shapes.ts";
 
 export interface GenerateOptions {
@@ -39,7 +40,7 @@ export async function generateRows(
               Array.from({ length: count }, (_, k) => ({ query: insert, params: shape.rowAt(seed, first + k) })),
               { prepare: true, logged: false, isIdempotent: true },
             );
-    withRetries(write)
+    retry(write, { attempts: 5, policy: writeBackoff })
       .then(
         () => {
           done += count;
@@ -70,14 +71,5 @@ export async function generateRows(
   options.onProgress?.(done);
 }
 
-async function withRetries(write: () => Promise<unknown>, attempts = 5): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await write();
-      return;
-    } catch (error) {
-      if (attempt >= attempts) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100 * 2 ** attempt));
-    }
-  }
-}
+/** A write the node was too busy for is tried again after 0.2, 0.4, 0.8 and 1.6 s. */
+const writeBackoff: BackoffPolicy = { initialMs: 200, maxMs: 1_600, jitter: "none" };

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "@devenv/core/testing";
 import { ForwardDaemon } from "@devenv/forward";
 import { generateDataset } from "@devenv/fixtures";
 import { connectCassandra } from "@devenv/snapshot";
@@ -13,8 +14,7 @@ import { exampleShrink, jobResult, startTestControlPlane, stopTestControlPlane, 
 // is made from production and rolled out to the developer's instance, whose database,
 // seen through localhost, then has what production gained since.
 const repo = resolve(import.meta.dirname, "../..");
-let now = new Date("2026-11-24T20:00:00Z");
-const clock = { now: () => now };
+const clock = new ManualClock("2026-11-24T20:00:00Z");
 
 let dir: string;
 let source: string;
@@ -62,7 +62,7 @@ describe("nightly refresh", () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect((await api.jobs.list.query({})).filter((j) => j.kind === "refresh")).toHaveLength(0); // not yet: it is 20:00
 
-    now = new Date("2026-11-25T02:00:30Z");
+    clock.set("2026-11-25T02:00:30Z");
     const refresh = await until("the nightly refresh job", async () => (await api.jobs.list.query({})).find((j) => j.kind === "refresh"), 30_000);
     const result = await jobResult<{ snapshotId: string; instances: { instanceId: string; ok: boolean }[] }>(api, refresh.id);
     expect(result.snapshotId).not.toBe(first);

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "@devenv/core/testing";
 import { freePort } from "@devenv/cassandra-node";
 import { generateDataset } from "@devenv/fixtures";
 import { LocalDirStore } from "@devenv/snapshot";
@@ -18,8 +19,7 @@ import { DeveloperView, servedOrgs, servedRowCounts, snapshotContents, snapshotO
 // job reports. The control plane's clock is injected: it says when the nightly fires and
 // when the lease has run out.
 const repo = resolve(import.meta.dirname, "../..");
-let now = new Date("2026-11-24T20:00:00Z");
-const clock = { now: () => now };
+const clock = new ManualClock("2026-11-24T20:00:00Z");
 
 let dir: string;
 let source: string;
@@ -72,7 +72,7 @@ describe("a control-plane restart during a rollout", () => {
     // production gains a country; the nightly refresh fires at 02:00 by the control plane's clock
     await production.execute(`INSERT INTO ${source}.countries (code, name) VALUES ('ZZ', 'Zedland')`);
     await api.schedules.set.mutate({ name: "nightly", cron: "0 2 * * *", timezone: "UTC", kind: "refresh", payload: { shrink, concurrency: 1 } });
-    now = new Date("2026-11-25T02:00:30Z");
+    clock.set("2026-11-25T02:00:30Z");
     const refresh = await until("the nightly refresh job", async () => (await api.jobs.list.query({ kinds: ["refresh"] }))[0], 30_000);
 
     // stop the control plane once the refresh's snapshot is made and the agent is loading it
@@ -98,7 +98,7 @@ describe("a control-plane restart during a rollout", () => {
     expect((await api.jobs.show.query({ id: refresh.id })).job).toMatchObject({ state: "running", attempts: 1 });
 
     // the stopped runner's lease runs out: the restarted server's runner takes the job again
-    now = new Date(now.getTime() + 60_000);
+    clock.advance(60_000);
     const result = await jobResult<{ snapshotId: string; instances: { instanceId: string; ok: boolean }[] }>(api, refresh.id);
     const { job: retried, log } = await api.jobs.show.query({ id: refresh.id, logLines: 500 });
     expect(retried.attempts).toBe(2);

@@ -1,3 +1,5 @@
+import { CodedError } from "@devenv/core";
+
 /**
  * The CLI's one error type. Every failure that reaches the user is a CliError
  * with a code from this closed set; unknown errors are wrapped with their cause.
@@ -5,12 +7,10 @@
 export const cliErrorCodes = ["usage", "config", "not-found", "conflict", "unavailable", "failed"] as const;
 export type CliErrorCode = (typeof cliErrorCodes)[number];
 
-export class CliError extends Error {
-  readonly code: CliErrorCode;
+export class CliError extends CodedError<CliErrorCode> {
   constructor(code: CliErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "CliError";
-    this.code = code;
   }
 }
 
@@ -30,12 +30,9 @@ export function exitCodeFor(code: CliErrorCode): number {
 
 /** One line for stderr: the message of the error, never a stack trace. */
 export function toCliError(error: unknown): CliError {
-  if (error instanceof CliError) return error;
   // library errors say how the CLI should classify them through a `cliCode` property
   const code: unknown = error instanceof Error ? (error as Error & { cliCode?: unknown }).cliCode : undefined;
-  if (error instanceof Error && isCliErrorCode(code)) return new CliError(code, error.message, { cause: error });
-  const message = error instanceof Error ? error.message : String(error);
-  return new CliError("failed", message, { cause: error });
+  return CliError.wrap(error, isCliErrorCode(code) ? code : "failed");
 }
 
 function isCliErrorCode(value: unknown): value is CliErrorCode {

@@ -52,7 +52,7 @@ describe("agent against a real hub and a real Cassandra", () => {
       dataVolume: dir,
       identity: { provider: "local", hostname: "test-host" },
       agentVersion: "0.0.0-test",
-      reconnectBackoff: { baseMs: 20, capMs: 300 },
+      reconnectBackoff: { initialMs: 20, maxMs: 300 },
       healthCheckIntervalMs: 1_000,
       progressIntervalMs: 20,
       restore: { loadPath: "cql" },

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { BackoffPolicy } from "@devenv/core";
 import { protocolVersion } from "@devenv/protocol";
 import type { AgentCommand, AgentHealth, AgentIdentity, HelloMessage, WelcomeMessage } from "@devenv/protocol";
 import { connectCassandra } from "@devenv/snapshot";
@@ -17,7 +18,6 @@ import type { IdentitySource } from "./identity/identity.ts";
 import type { InstanceMetadata } from "./identity/instance-metadata.ts";
 import type { AgentLogger } from "./logger.ts";
 import { silentLogger } from "./logger.ts";
-import type { BackoffPolicy } from "./session/backoff.ts";
 import { ControlPlaneSession } from "./session/control-plane-session.ts";
 import { LifecycleTracker } from "./session/lifecycle.ts";
 import { TunnelEndpoint } from "./tunnel/tunnel-endpoint.ts";

@@ -9,7 +9,6 @@ export * from "./host/systemd-notifier.ts";
 export * from "./identity/credential-file.ts";
 export * from "./identity/identity.ts";
 export * from "./identity/instance-metadata.ts";
-export * from "./session/backoff.ts";
 export * from "./session/control-plane-session.ts";
 export * from "./session/lifecycle.ts";
 export * from "./tunnel/tunnel-endpoint.ts";

@@ -2,17 +2,15 @@ import { TRPCError } from "@trpc/server";
 import type { ApiErrorCode } from "@devenv/protocol";
 import { apiErrorTransport } from "@devenv/protocol";
 import { InstanceManagerError } from "@devenv/fleet";
+import { CodedError } from "@devenv/core";
 import { ScheduleError } from "@devenv/jobs";
 import { isStoreError, type StoreErrorCode } from "@devenv/store";
 
 /** The API's one error type: a code from the closed set and a message for the caller. */
-export class ApiError extends Error {
-  readonly code: ApiErrorCode;
-
+export class ApiError extends CodedError<ApiErrorCode> {
   constructor(code: ApiErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "ApiError";
-    this.code = code;
   }
 }
 

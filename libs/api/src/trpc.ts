@@ -1,7 +1,8 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { ApiErrorData, ApiProcedurePath } from "@devenv/protocol";
 import { apiProcedures } from "@devenv/protocol";
-import type { Clock, Store, User } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Store, User } from "@devenv/store";
 import type { InstanceManager, ManagedHostDirectory } from "@devenv/fleet";
 import { ZodError } from "zod";
 import { ApiError, apiCodeOfTrpcError, toApiError, toTrpcError } from "./api-error.ts";

@@ -1,3 +1,5 @@
+import { CodedError } from "@devenv/core";
+
 /** Failures of this library, a closed set; each says how a CLI should classify it. */
 export const cassandraNodeErrorCodes = [
   "invalid-options",
@@ -36,16 +38,14 @@ function cliCodeFor(code: CassandraNodeErrorCode): CliCode {
   }
 }
 
-export class CassandraNodeError extends Error {
-  readonly code: CassandraNodeErrorCode;
+export class CassandraNodeError extends CodedError<CassandraNodeErrorCode> {
   readonly cliCode: CliCode;
   /** The last lines of the node's log, when the failure came from the node itself. */
   readonly logTail: string | undefined;
 
   constructor(code: CassandraNodeErrorCode, message: string, options?: { cause?: unknown; logTail?: string }) {
-    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = "CassandraNodeError";
-    this.code = code;
     this.cliCode = cliCodeFor(code);
     this.logTail = options?.logTail;
   }

@@ -1,6 +1,4 @@
 export { defaultCacheDir, defaultCassandraVersion } from "./cache-dir.ts";
-export type { Clock } from "./clock.ts";
-export { systemClock } from "./clock.ts";
 export type { CommandResult, CommandRunner } from "./command-runner.ts";
 export { processRunner } from "./command-runner.ts";
 export { CassandraNodeError, cassandraNodeErrorCodes, type CassandraNodeErrorCode, type CliCode } from "./errors.ts";

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readSync, fstatSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { systemClock, type Clock } from "@devenv/core";
 import { defaultCacheDir, defaultCassandraVersion } from "./cache-dir.ts";
-import { systemClock, type Clock } from "./clock.ts";
 import { processRunner, type CommandRunner } from "./command-runner.ts";
 import { queryReleaseVersion } from "./cql-probe.ts";
 import { CassandraNodeError } from "./errors.ts";

@@ -3,6 +3,7 @@ import { PutObjectCommand, CreateBucketCommand, S3Client } from "@aws-sdk/client
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AssignMessage, SnapshotManifest } from "@devenv/protocol";
 import { snapshotFormatVersion, snapshotKeys } from "@devenv/protocol";
+import { systemClock } from "@devenv/core";
 import { HttpSnapshotStore, LocalDirStore } from "@devenv/snapshot";
 import { services, uniqueName } from "@devenv/testing";
 import { createCast, instanceOf, readySnapshotIn, startTestServer, type ServerFixture } from "./testing/harness.ts";
@@ -129,7 +130,7 @@ describe("signed blob URLs over S3 (moto)", () => {
     // presigned S3 URLs are checked against real time, so this server signs with the real clock
     fixture = await startTestServer({
       settings: { blobs: { kind: "s3", bucket, prefix: "store", region: "us-east-1", endpoint: services().moto.endpoint } },
-      runtime: { clock: { now: () => new Date() }, env: { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" } },
+      runtime: { clock: systemClock, env: { AWS_ACCESS_KEY_ID: "test", AWS_SECRET_ACCESS_KEY: "test" } },
     });
     await readySnapshotIn(fixture.store, snapshotId);
   });

@@ -50,7 +50,7 @@ async function slash(slackUserId: string, text: string, sign: { secret?: string;
   const body =
     sign.raw?.body ??
     new URLSearchParams({ token: "ignored", team_id: "T1", user_id: slackUserId, command: "/devenv", text, response_url: `${responseBase}${responsePath}`, trigger_id: "x" }).toString();
-  const timestamp = String(Math.floor(fixture.clock.now().getTime() / 1000) - (sign.ageSeconds ?? 0));
+  const timestamp = String(Math.floor(fixture.clock.now() / 1000) - (sign.ageSeconds ?? 0));
   const headers: Record<string, string> = sign.raw?.headers ?? {
     "content-type": "application/x-www-form-urlencoded",
     ...(sign.unsigned ? {} : { "x-slack-request-timestamp": timestamp, "x-slack-signature": slackSignature(sign.secret ?? secret, timestamp, body) }),

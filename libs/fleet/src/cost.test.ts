@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withAudit } from "./audited-provisioner.ts";
 import { instanceHours } from "./cost.ts";
 import { StaticProvisioner } from "./static-provisioner.ts";
-import { fleetTestEnv, type FleetTestEnv } from "./testing/fleet-test-env.ts";
-import { minutes } from "./testing/test-clock.ts";
+import { fleetTestEnv, minutes, type FleetTestEnv } from "./testing/fleet-test-env.ts";
 
 const hours = (n: number) => minutes(60 * n);
 
@@ -16,7 +15,7 @@ describe("cost view", () => {
 
   it("sums instance-hours inside the period by owner and market", async () => {
     const { store, clock } = env;
-    const start = clock.now().getTime();
+    const start = clock.now();
     const spot = withAudit(env.ec2(), store.audit);
     const onDemand = withAudit(env.ec2({ market: "on-demand" }), store.audit);
     const shared = withAudit(new StaticProvisioner({ store }), store.audit);

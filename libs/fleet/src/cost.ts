@@ -1,4 +1,5 @@
-import type { Clock, Instance, Store } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Instance, Store } from "@devenv/store";
 import { everyPage, instanceStates } from "@devenv/store";
 import { provisionedAction } from "./audited-provisioner.ts";
 import type { ManagedHost, ManagedHostDirectory } from "./ec2-provisioner.ts";
@@ -36,7 +37,7 @@ const hourMs = 3_600_000;
  * the host's `devenv:market` tag, else from the `instance.provisioned` audit event.
  */
 export async function instanceHours(options: CostOptions): Promise<CostRow[]> {
-  const now = options.clock.now().getTime();
+  const now = options.clock.now();
   const from = options.from.getTime();
   const to = Math.min(options.to?.getTime() ?? now, now);
   if (!(from < to)) throw new Error(`the cost period must start before it ends (from ${options.from.toISOString()}, to ${new Date(to).toISOString()})`);

@@ -10,6 +10,7 @@ import {
   type TagSpecification,
   type _InstanceType,
 } from "@aws-sdk/client-ec2";
+import { CodedError } from "@devenv/core";
 import type { Instance } from "@devenv/store";
 import { aliveEc2States, ec2Tags, type Market } from "./ec2-tags.ts";
 import { assertProvisionerKind, type ProvisionResult, type Provisioner } from "./provisioner.ts";
@@ -111,14 +112,11 @@ export interface ManagedHostDirectory {
   terminateHosts(ec2InstanceIds: readonly string[]): Promise<void>;
 }
 
-/** A failed EC2 call, with the service's error code kept. */
-export class Ec2ProvisionError extends Error {
-  readonly code: string;
-
+/** A failed EC2 call, with the service's error code kept (EC2's codes: an open set). */
+export class Ec2ProvisionError extends CodedError<string> {
   constructor(message: string, code: string, cause?: unknown) {
-    super(message, { cause });
+    super(code, message, { cause });
     this.name = "Ec2ProvisionError";
-    this.code = code;
   }
 }
 

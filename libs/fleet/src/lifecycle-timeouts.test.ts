@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expireStuckInstances } from "./lifecycle-timeouts.ts";
 import { StaticProvisioner } from "./static-provisioner.ts";
-import { ec2State, fleetTestEnv, provisionAndRecord, type FleetTestEnv } from "./testing/fleet-test-env.ts";
-import { minutes } from "./testing/test-clock.ts";
+import { ec2State, fleetTestEnv, minutes, provisionAndRecord, type FleetTestEnv } from "./testing/fleet-test-env.ts";
 
 describe("lifecycle timeouts", () => {
   let env: FleetTestEnv;

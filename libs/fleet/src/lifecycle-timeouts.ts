@@ -1,4 +1,5 @@
-import type { Clock, Instance, InstanceState, Store } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Instance, InstanceState, Store } from "@devenv/store";
 import { everyPage, StoreError } from "@devenv/store";
 import type { InstanceManager } from "./instance-manager.ts";
 
@@ -55,7 +56,7 @@ export interface TimeoutOutcome {
 export async function expireStuckInstances(options: LifecycleTimeoutOptions): Promise<TimeoutOutcome[]> {
   const limits = { ...defaultStateLimits, ...options.limits };
   const actor = options.actor ?? "system:lifecycle";
-  const now = options.clock.now().getTime();
+  const now = options.clock.now();
   const candidates = everyPage((page) => options.store.instances.list({ states: Object.keys(limits) as InstanceState[], ...page }));
   const outcomes: TimeoutOutcome[] = [];
 

@@ -1,3 +1,4 @@
+import { backoffDelay } from "@devenv/core";
 import { everyPage, StoreError, type Instance, type InstanceState, type Store } from "@devenv/store";
 import type { InstanceManager } from "./instance-manager.ts";
 import type { LocalProvisioner } from "./local-provisioner.ts";
@@ -121,7 +122,7 @@ export class LocalAgentSupervisor {
       emit({ kind: "gave-up", instanceId: instance.id, pid: status.pid, restartsInWindow: inWindow });
       return;
     }
-    const backoffMs = Math.min(this.#policy.maxBackoffMs, this.#policy.initialBackoffMs * 2 ** inWindow);
+    const backoffMs = backoffDelay({ initialMs: this.#policy.initialBackoffMs, maxMs: this.#policy.maxBackoffMs, jitter: "none" }, inWindow);
     let noticed = this.#noticed.get(instance.id);
     if (noticed?.pid !== status.pid) {
       noticed = { pid: status.pid, at: now };

@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetMaintenanceLoop, runFleetMaintenance, type FleetMaintenanceReport } from "./maintenance.ts";
 import { createEc2Client } from "./ec2-provisioner.ts";
-import { ec2State, fleetTestEnv, provisionAndRecord, type FleetTestEnv } from "./testing/fleet-test-env.ts";
-import { minutes } from "./testing/test-clock.ts";
+import { ec2State, fleetTestEnv, minutes, provisionAndRecord, type FleetTestEnv } from "./testing/fleet-test-env.ts";
 
 describe("fleet maintenance", () => {
   let env: FleetTestEnv;

@@ -1,4 +1,5 @@
-import type { Clock, Store } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Store } from "@devenv/store";
 import type { ManagedHostDirectory } from "./ec2-provisioner.ts";
 import { expireStuckInstances, type StateLimits, type TimeoutOutcome } from "./lifecycle-timeouts.ts";
 import type { InstanceManager } from "./instance-manager.ts";

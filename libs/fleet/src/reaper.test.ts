@@ -1,8 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Instance } from "@devenv/store";
 import { reapInstances, type ReapReason, type ReaperOptions } from "./reaper.ts";
-import { ec2State, fleetTestEnv, provisionAndRecord, type FleetTestEnv } from "./testing/fleet-test-env.ts";
-import { minutes } from "./testing/test-clock.ts";
+import { ec2State, fleetTestEnv, minutes, provisionAndRecord, type FleetTestEnv } from "./testing/fleet-test-env.ts";
 
 const hours = (n: number) => minutes(60 * n);
 
@@ -15,7 +14,7 @@ describe("reaper", () => {
   beforeEach(async () => {
     env = await fleetTestEnv();
     warnings = [];
-    start = env.clock.now().getTime();
+    start = env.clock.now();
     const provisioners = { ec2: env.ec2() };
     reaper = (overrides = {}) =>
       reapInstances({
@@ -32,7 +31,7 @@ describe("reaper", () => {
   afterEach(async () => env?.close());
 
   const at = (ms: number) => new Date(start + ms).toISOString();
-  const advanceTo = (ms: number) => env.clock.advance(start + ms - env.clock.now().getTime());
+  const advanceTo = (ms: number) => env.clock.advance(start + ms - env.clock.now());
   const readyInstance = async (input: Parameters<FleetTestEnv["newInstance"]>[0] = {}) =>
     provisionAndRecord(env, env.ec2(), await env.newInstance(input), "ready");
 

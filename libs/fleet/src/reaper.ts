@@ -1,4 +1,5 @@
-import type { AuditEvent, Clock, Instance, InstanceState, Store } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { AuditEvent, Instance, InstanceState, Store } from "@devenv/store";
 import { everyPage, StoreError } from "@devenv/store";
 import type { InstanceManager } from "./instance-manager.ts";
 import { formatDuration } from "./lifecycle-timeouts.ts";
@@ -49,7 +50,7 @@ const idleStates: ReadonlySet<InstanceState> = new Set(["ready", "refreshing"]);
  * owner, then ended through the instance manager (host terminated, agent revoked).
  */
 export async function reapInstances(options: ReaperOptions): Promise<ReapOutcome[]> {
-  const now = options.clock.now().getTime();
+  const now = options.clock.now();
   const warnBeforeMs = options.warnBeforeMs ?? 30 * minute;
   const outcomes: ReapOutcome[] = [];
   const instances = everyPage((page) => options.store.instances.list({ kind: "personal", states: ttlStates, ...page }));

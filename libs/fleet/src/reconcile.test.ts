@@ -2,8 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ec2Tags } from "./ec2-tags.ts";
 import { reconcileEc2 } from "./reconcile.ts";
-import { ec2State, fleetTestEnv, launchTaggedHost, provisionAndRecord, terminateBehindOurBack, type FleetTestEnv } from "./testing/fleet-test-env.ts";
-import { minutes } from "./testing/test-clock.ts";
+import { ec2State, fleetTestEnv, launchTaggedHost, minutes, provisionAndRecord, terminateBehindOurBack, type FleetTestEnv } from "./testing/fleet-test-env.ts";
 
 describe("EC2 reconciliation (moto)", () => {
   let env: FleetTestEnv;

@@ -1,4 +1,5 @@
-import type { Clock, Instance, InstanceState, Store } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Instance, InstanceState, Store } from "@devenv/store";
 import { everyPage, StoreError, instanceStates } from "@devenv/store";
 import type { ManagedHost, ManagedHostDirectory } from "./ec2-provisioner.ts";
 import type { InstanceManager } from "./instance-manager.ts";
@@ -37,7 +38,7 @@ export interface ReconcileReport {
  * which retires them.
  */
 export async function reconcileEc2(options: ReconcileOptions): Promise<ReconcileReport> {
-  const now = options.clock.now().getTime();
+  const now = options.clock.now();
   const graceMs = options.graceMs ?? 5 * 60_000;
   const actor = options.actor ?? "system:reconcile";
   const hosts = await options.hosts.listHosts();

@@ -1,3 +1,5 @@
+import { CodedError } from "@devenv/core";
+
 export const forwardErrorCodes = [
   "bad-target",
   "not-logged-in",
@@ -27,13 +29,11 @@ function cliCodeFor(code: ForwardErrorCode): CliCode {
 }
 
 /** The forward's one error type; messages say what was wrong and what to do. */
-export class ForwardError extends Error {
-  readonly code: ForwardErrorCode;
+export class ForwardError extends CodedError<ForwardErrorCode> {
   readonly cliCode: CliCode;
   constructor(code: ForwardErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "ForwardError";
-    this.code = code;
     this.cliCode = cliCodeFor(code);
   }
 }

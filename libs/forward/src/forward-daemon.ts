@@ -1,5 +1,6 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { backoffDelay, systemClock, type BackoffPolicy } from "@devenv/core";
 import {
   forwardControlVersion,
   type ForwardListenAddress,
@@ -22,7 +23,7 @@ export interface ForwardDaemonOptions {
   drainTimeoutMs?: number | null;
   /** Attempts to reach the target per client connection before the client is closed (default 4). */
   connectAttempts?: number;
-  /** Pause after the first failed attempt, doubled after each next one (default 100 ms). */
+  /** Pause after the first failed attempt, doubled after each next one up to 30 s (default 100 ms). */
   connectBackoffMs?: number;
   connectTimeoutMs?: number;
   keepAliveMs?: number;
@@ -210,7 +211,8 @@ export class ForwardDaemon {
   /** Dials the current route, retrying a target that is restarting; re-reads the route on every attempt. */
   async #connectUpstream(connection: Connection): Promise<{ upstream: Duplex; counters: Counters } | undefined> {
     const attempts = this.#options.connectAttempts;
-    let backoff = this.#options.connectBackoffMs;
+    // no jitter: a waiting client gets the pauses connectBackoffMs promises
+    const backoff: BackoffPolicy = { initialMs: this.#options.connectBackoffMs, maxMs: 30_000, jitter: "none" };
     for (let attempt = 1; ; attempt += 1) {
       const route = this.#route;
       if (!route) {
@@ -232,8 +234,7 @@ export class ForwardDaemon {
           return undefined;
         }
         this.#options.log?.({ event: "connect-retry", route: routeName, attempt, error: message });
-        await new Promise((resolve) => setTimeout(resolve, backoff));
-        backoff *= 2;
+        await systemClock.sleep(backoffDelay(backoff, attempt - 1));
       }
     }
   }

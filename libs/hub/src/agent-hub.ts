@@ -26,8 +26,8 @@ import type {
 import { WebSocketServer } from "ws";
 import type { RawData, WebSocket } from "ws";
 import { AgentSession } from "./agent-session.ts";
-import type { Clock, ClockTimer } from "./clock.ts";
-import { systemClock } from "./clock.ts";
+import type { Clock, ClockTimer } from "@devenv/core";
+import { systemClock } from "@devenv/core";
 import type { BusEvent, BusNotice, CommandBus } from "./command-bus.ts";
 import { LocalCommandBus } from "./command-bus.ts";
 import type { AgentCommandDraft, AgentLiveness, HubBackend } from "./hub-backend.ts";

@@ -1,7 +1,7 @@
 import type { AgentLifecycleState, ControlPlaneToAgent } from "@devenv/protocol";
 import { ControlPlaneToAgent as ControlPlaneToAgentSchema } from "@devenv/protocol";
 import type { WebSocket } from "ws";
-import type { ClockTimer } from "./clock.ts";
+import type { ClockTimer } from "@devenv/core";
 
 export type SessionPhase = "awaiting-hello" | "open" | "closed";
 

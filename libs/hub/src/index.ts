@@ -1,5 +1,4 @@
 export * from "./agent-hub.ts";
-export * from "./clock.ts";
 export * from "./command-bus.ts";
 export * from "./hub-backend.ts";
 export * from "./hub-logger.ts";

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "@devenv/core/testing";
 import { openStore, type Store } from "@devenv/store";
 import { nextRunAfter, ScheduleError, Scheduler } from "./scheduler.ts";
 
@@ -17,11 +18,6 @@ afterAll(async () => {
   await store?.close();
   await rm(dir, { recursive: true, force: true });
 });
-
-function clockAt(iso: string) {
-  let now = new Date(iso);
-  return { now: () => now, set: (next: string) => (now = new Date(next)) };
-}
 
 describe("nextRunAfter", () => {
   it("reads the cron in the schedule's time zone, daylight saving included", () => {
@@ -40,7 +36,7 @@ describe("nextRunAfter", () => {
 
 describe("Scheduler", () => {
   it("fires a due schedule once, enqueues its job, and moves to the next run", async () => {
-    const clock = clockAt("2026-11-25T01:00:00Z");
+    const clock = new ManualClock("2026-11-25T01:00:00Z");
     const scheduler = new Scheduler({ store, clock });
     const schedule = await scheduler.set({ name: `nightly-${Date.now()}`, cron: "0 2 * * *", timezone: "UTC", kind: "refresh", payload: { marker: 1 } });
     expect(schedule.nextRunAt).toBe("2026-11-25T02:00:00.000Z");
@@ -55,7 +51,7 @@ describe("Scheduler", () => {
   });
 
   it("fires a run missed while everything was down once, not once per missed night", async () => {
-    const clock = clockAt("2026-11-01T00:00:00Z");
+    const clock = new ManualClock("2026-11-01T00:00:00Z");
     const scheduler = new Scheduler({ store, clock });
     const schedule = await scheduler.set({ name: `missed-${Date.now()}`, cron: "0 2 * * *", timezone: "UTC", kind: "refresh", payload: {} });
     clock.set("2026-11-10T12:00:00Z");
@@ -66,7 +62,7 @@ describe("Scheduler", () => {
   });
 
   it("lets exactly one of several replicas fire a run", async () => {
-    const clock = clockAt("2026-11-25T01:59:00Z");
+    const clock = new ManualClock("2026-11-25T01:59:00Z");
     const name = `raced-${Date.now()}`;
     await new Scheduler({ store, clock }).set({ name, cron: "0 2 * * *", timezone: "UTC", kind: "refresh", payload: {} });
     clock.set("2026-11-25T02:00:01Z");

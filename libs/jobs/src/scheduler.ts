@@ -1,11 +1,11 @@
 import { CronExpressionParser } from "cron-parser";
-import type { Clock, Schedule, Store } from "@devenv/store";
+import { CodedError, systemClock, type Clock } from "@devenv/core";
+import type { Schedule, Store } from "@devenv/store";
 
 /** A bad cron expression or time zone, with what was wrong. */
-export class ScheduleError extends Error {
-  readonly code = "invalid-schedule";
+export class ScheduleError extends CodedError<"invalid-schedule"> {
   constructor(message: string) {
-    super(message);
+    super("invalid-schedule", message);
     this.name = "ScheduleError";
   }
 }
@@ -49,19 +49,19 @@ export class Scheduler {
 
   constructor(options: SchedulerOptions) {
     this.#store = options.store;
-    this.#clock = options.clock ?? { now: () => new Date() };
+    this.#clock = options.clock ?? systemClock;
     this.#onFired = options.onFired ?? (() => {});
   }
 
   /** Creates or replaces a schedule, validating its cron and time zone first. */
   async set(input: { name: string; cron: string; timezone: string; kind: Schedule["kind"]; payload: Schedule["payload"]; enabled?: boolean }): Promise<Schedule> {
-    const nextRunAt = nextRunAfter(input.cron, input.timezone, this.#clock.now());
+    const nextRunAt = nextRunAfter(input.cron, input.timezone, this.#clock.date());
     return this.#store.schedules.upsert({ ...input, nextRunAt });
   }
 
   /** Fires every due schedule once; returns the ids of the jobs enqueued. */
   async tick(): Promise<string[]> {
-    const now = this.#clock.now();
+    const now = this.#clock.date();
     const fired: string[] = [];
     for (const schedule of await this.#store.schedules.due(now)) {
       if (schedule.nextRunAt === null) continue;

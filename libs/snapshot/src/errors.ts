@@ -1,3 +1,5 @@
+import { CodedError } from "@devenv/core";
+
 /**
  * The snapshot library's one error type, with a closed set of codes.
  * `cliCode` tells the CLI how to classify it without knowing this library.
@@ -13,12 +15,10 @@ export const snapshotErrorCodes = [
 ] as const;
 export type SnapshotErrorCode = (typeof snapshotErrorCodes)[number];
 
-export class SnapshotError extends Error {
-  readonly code: SnapshotErrorCode;
+export class SnapshotError extends CodedError<SnapshotErrorCode> {
   constructor(code: SnapshotErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "SnapshotError";
-    this.code = code;
   }
 
   get cliCode(): "usage" | "not-found" | "conflict" | "unavailable" | "failed" {

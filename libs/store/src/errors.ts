@@ -1,3 +1,5 @@
+import { CodedError } from "@devenv/core";
+
 /**
  * The store's closed set of error codes. Callers switch on `code`; the message says
  * what was wrong and what to do. Database errors never leave the store raw: a unique
@@ -16,13 +18,10 @@ export const storeErrorCodes = [
 ] as const;
 export type StoreErrorCode = (typeof storeErrorCodes)[number];
 
-export class StoreError extends Error {
-  readonly code: StoreErrorCode;
-
+export class StoreError extends CodedError<StoreErrorCode> {
   constructor(code: StoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "StoreError";
-    this.code = code;
   }
 }
 

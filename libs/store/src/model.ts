@@ -1,3 +1,5 @@
+import type { AssignmentState, InstanceKind, InstanceState, JobKind, JobState, LogLevel, ProvisionerKind, SnapshotStatus, UserRole } from "@devenv/protocol";
+
 /**
  * The records the store hands out. Times are ISO 8601 UTC strings as produced by
  * `Date.prototype.toISOString()` (e.g. "2026-05-01T10:00:00.000Z"): the same text in
@@ -11,8 +13,21 @@ export type TimeInput = Date | string;
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type JsonObject = { [key: string]: JsonValue };
 
-export const userRoles = ["developer", "ops", "admin"] as const;
-export type UserRole = (typeof userRoles)[number];
+// The enums of roles, kinds and states are libs/protocol's (the API and the agents speak
+// them); the store re-exports them so that its users need one import for a record and its
+// states. Instance states are ordered: the allowed moves are in instance-lifecycle.ts.
+export {
+  assignmentStates,
+  instanceKinds,
+  instanceStates,
+  jobKinds,
+  jobStates,
+  logLevels,
+  provisionerKinds,
+  snapshotStatuses,
+  userRoles,
+} from "@devenv/protocol";
+export type { AssignmentState, InstanceKind, InstanceState, JobKind, JobState, LogLevel, ProvisionerKind, SnapshotStatus, UserRole };
 
 export interface User {
   id: string;
@@ -35,9 +50,6 @@ export interface ApiToken {
   revokedAt: IsoTime | null;
 }
 
-export const snapshotStatuses = ["building", "ready", "failed", "deleted"] as const;
-export type SnapshotStatus = (typeof snapshotStatuses)[number];
-
 export interface Snapshot {
   id: string;
   /** Where the snapshot lives: a local dir or s3://bucket/prefix/snapshots/<id>. */
@@ -53,26 +65,6 @@ export interface Snapshot {
   pinned: boolean;
   status: SnapshotStatus;
 }
-
-/** Ordered: the lifecycle of an instance; allowed moves are in instance-lifecycle.ts. */
-export const instanceStates = [
-  "requested",
-  "provisioning",
-  "registering",
-  "restoring",
-  "ready",
-  "refreshing",
-  "draining",
-  "terminated",
-  "failed",
-] as const;
-export type InstanceState = (typeof instanceStates)[number];
-
-export const instanceKinds = ["personal", "shared"] as const;
-export type InstanceKind = (typeof instanceKinds)[number];
-
-export const provisionerKinds = ["local", "ec2", "static"] as const;
-export type ProvisionerKind = (typeof provisionerKinds)[number];
 
 export interface Instance {
   id: string;
@@ -132,9 +124,6 @@ export interface AgentCommand {
   result: JsonValue | null;
 }
 
-export const assignmentStates = ["pending", "sent", "running", "succeeded", "failed", "cancelled"] as const;
-export type AssignmentState = (typeof assignmentStates)[number];
-
 export interface Assignment {
   id: string;
   instanceId: string;
@@ -145,12 +134,6 @@ export interface Assignment {
   createdAt: IsoTime;
   updatedAt: IsoTime;
 }
-
-export const jobKinds = ["shrink", "refresh", "shrink-task"] as const;
-export type JobKind = (typeof jobKinds)[number];
-
-export const jobStates = ["queued", "running", "succeeded", "failed", "cancelled"] as const;
-export type JobState = (typeof jobStates)[number];
 
 export interface Job {
   id: string;
@@ -172,9 +155,6 @@ export interface Job {
   /** The last failure's message, kept when a retry later succeeds. */
   error: string | null;
 }
-
-export const logLevels = ["debug", "info", "warn", "error"] as const;
-export type LogLevel = (typeof logLevels)[number];
 
 export interface JobLogLine {
   jobId: string;

@@ -4,10 +4,11 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { ManualClock } from "@devenv/core/testing";
 import { parseStoreUrl } from "./open-store.ts";
 import { openStore } from "./open-store.ts";
 import type { Store } from "./store.ts";
-import { dialects, storeHarness, TestClock } from "./testing/store-harness.ts";
+import { dialects, storeHarness, storeTestEpoch } from "./testing/store-harness.ts";
 
 describe("parseStoreUrl", () => {
   it("maps sqlite urls and bare paths to SQLite, postgres urls to PostgreSQL", () => {
@@ -77,7 +78,7 @@ describe.each(dialects)("opening and reopening on %s", (dialect) => {
   });
 
   it("loses nothing across a close and reopen", async () => {
-    const clock = new TestClock();
+    const clock = new ManualClock(storeTestEpoch);
     const url = await harness.newUrl();
     const before = await harness.open(url, clock);
     const written = await populate(before, clock);
@@ -111,7 +112,7 @@ interface Written {
   state: Awaited<ReturnType<typeof readEverything>>;
 }
 
-async function populate(store: Store, clock: TestClock): Promise<Written> {
+async function populate(store: Store, clock: ManualClock): Promise<Written> {
   const ada = await store.users.create({ name: "ada", role: "admin", slackUserId: "U1" });
   const { plaintext: tokenPlaintext } = await store.tokens.create({ userId: ada.id, name: "laptop" });
   const snapshot = await store.snapshots.create({ id: "snap-1", location: "/d/snap-1", sourceDescription: "nightly", rulesDigest: "d1" });
@@ -174,7 +175,7 @@ function openInChildProcess(url: string): Promise<string> {
     await store.close();
   `;
   return new Promise((resolvePromise, reject) => {
-    execFile(process.execPath, ["--input-type=module", "-e", script], (error, stdout, stderr) =>
+    execFile(process.execPath, ["--conditions=devenv-source", "--input-type=module", "-e", script], (error, stdout, stderr) =>
       error ? reject(new Error(`child failed: ${stderr}`)) : resolvePromise(stdout),
     );
   });

@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { resolve } from "node:path";
 import { sql, type Kysely } from "kysely";
 import { Migrator } from "kysely/migration";
-import { systemClock, type Clock } from "./clock.ts";
+import { systemClock, type Clock } from "@devenv/core";
 import type { Database } from "./database.ts";
 import { openPostgres } from "./dialect/postgres.ts";
 import { openSqlite } from "./dialect/sqlite.ts";

@@ -49,7 +49,7 @@ function session(url: string, handlers: Partial<SessionHandlers> = {}) {
     hello: async () => ({ type: "hello", protocolVersion: 1, agentVersion: "test", identity: { provider: "local", hostname: "h" }, auth: { credential: "ac_x" } }),
     lifecycle: new LifecycleTracker(),
     health: async () => ({ cassandra: { reachable: true }, diskFreeBytes: 1, diskTotalBytes: 2, load1: 0 }),
-    backoff: { baseMs: 20, capMs: 100 },
+    backoff: { initialMs: 20, maxMs: 100 },
     handlers: { onWelcome: async () => {}, onCommand: () => {}, onTunnelData: () => {}, onDisconnected: () => {}, onDismissed: () => {}, ...handlers },
   });
   sessions.push(created);

@@ -1,11 +1,10 @@
+import { backoffDelay, type BackoffPolicy } from "@devenv/core";
 import { AgentToControlPlane, parseControlPlaneFrame } from "@devenv/protocol";
 import type { AgentCommand, AgentHealth, ControlPlaneToAgent, HelloMessage, WelcomeMessage } from "@devenv/protocol";
 import { WebSocket } from "ws";
 import type { RawData } from "ws";
 import type { AgentLogger } from "../logger.ts";
 import { silentLogger } from "../logger.ts";
-import type { BackoffPolicy } from "./backoff.ts";
-import { backoffDelay, defaultReconnectBackoff } from "./backoff.ts";
 import type { LifecycleTracker } from "./lifecycle.ts";
 
 export interface SessionHandlers {
@@ -32,6 +31,12 @@ export interface ControlPlaneSessionOptions {
   welcomeTimeoutMs?: number;
   logger?: AgentLogger;
 }
+
+/**
+ * Redial waits: full jitter spreads a fleet that lost the control plane at the same
+ * moment, so its return is not a thundering herd.
+ */
+export const defaultReconnectBackoff: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: "full" };
 
 type Reliable = Extract<AgentToControlPlane, { type: "result" | "interruption" }>;
 
@@ -137,7 +142,7 @@ export class ControlPlaneSession {
         return;
       }
       attempt = outcome.kind === "welcomed" ? 0 : attempt + 1;
-      const jittered = backoffDelay(attempt, this.#options.backoff ?? defaultReconnectBackoff, this.#options.random);
+      const jittered = backoffDelay(this.#options.backoff ?? defaultReconnectBackoff, attempt, this.#options.random);
       const wait = Math.max(jittered, outcome.kind === "welcomed" || outcome.kind === "failed" ? outcome.notBeforeMs : 0);
       this.#logger.info({ inMs: wait, attempt }, "reconnecting to the control plane");
       await new Promise<void>((resolve) => {

@@ -1,14 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay } from "./backoff.ts";
 import { LifecycleTracker } from "./lifecycle.ts";
-
-describe("reconnect backoff", () => {
-  it("grows exponentially up to the cap, with full jitter", () => {
-    const policy = { baseMs: 100, capMs: 2_000 };
-    expect([0, 1, 2, 3, 4, 5, 10].map((a) => backoffDelay(a, policy, () => 0.999_999))).toEqual([99, 199, 399, 799, 1599, 1999, 1999]);
-    expect(backoffDelay(7, policy, () => 0)).toBe(0);
-  });
-});
 
 describe("lifecycle tracker", () => {
   it("never moves backwards and queues transitions until a session takes them", () => {

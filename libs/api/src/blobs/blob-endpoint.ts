@@ -3,7 +3,7 @@ import { pipeline } from "node:stream/promises";
 import { SnapshotManifest, snapshotKeys } from "@devenv/protocol";
 import type { BlobStore } from "@devenv/snapshot";
 import { BlobNotFoundError } from "@devenv/snapshot";
-import type { Clock } from "@devenv/store";
+import type { Clock } from "@devenv/core";
 import type { UrlSigner } from "./url-signer.ts";
 
 export interface BlobEndpointOptions {
@@ -47,7 +47,7 @@ export class BlobEndpoint {
     } catch {
       return plain(response, 400, "malformed path");
     }
-    const { check, snapshotId } = this.#options.signer.verify(url.searchParams, this.#options.clock.now());
+    const { check, snapshotId } = this.#options.signer.verify(url.searchParams, this.#options.clock.date());
     if (check === "invalid") return plain(response, 403, "signature missing or not valid");
     if (check === "expired") return plain(response, 403, "signed URL expired: ask the control plane for a fresh assignment");
     const allowed = await this.#belongsTo(snapshotId!, key);

@@ -2,7 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/cli
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { SnapshotLocation } from "@devenv/protocol";
 import { snapshotKeys } from "@devenv/protocol";
-import type { Clock } from "@devenv/store";
+import type { Clock } from "@devenv/core";
 import { defaultUrlTtlMs, signedBlobUrl, type SignedUrlOptions, type SnapshotAccess } from "./snapshot-access.ts";
 
 export interface S3PresignerOptions {

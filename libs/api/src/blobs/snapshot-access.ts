@@ -1,6 +1,6 @@
 import type { SnapshotLocation } from "@devenv/protocol";
 import { snapshotKeys } from "@devenv/protocol";
-import type { Clock } from "@devenv/store";
+import type { Clock } from "@devenv/core";
 import type { UrlSigner } from "./url-signer.ts";
 
 /**
@@ -24,7 +24,7 @@ export const defaultUrlTtlMs = 6 * 60 * 60 * 1000;
 
 /** URL of `key` on the control plane's blob endpoint, signed for the snapshot. Keeps `{sha256}` literal. */
 export function signedBlobUrl(options: SignedUrlOptions, snapshotId: string, key: string): string {
-  const expiresAt = new Date(options.clock.now().getTime() + (options.ttlMs ?? defaultUrlTtlMs));
+  const expiresAt = new Date(options.clock.now() + (options.ttlMs ?? defaultUrlTtlMs));
   const base = options.publicUrl.replace(/\/+$/, "");
   const path = key.split("/").map((segment) => (segment === "{sha256}" ? segment : encodeURIComponent(segment))).join("/");
   return `${base}/blobs/${path}?${options.signer.sign(snapshotId, expiresAt).toString()}`;

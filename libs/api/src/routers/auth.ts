@@ -22,7 +22,7 @@ export const authRouter = router({
     }),
     create: procedure("auth.tokens.create").mutation(async ({ ctx, input }) => {
       const owner = await tokenOwner(ctx.deps.store, ctx.user, input.userId);
-      const expiresAt = input.expiresInDays === undefined ? null : new Date(ctx.deps.clock.now().getTime() + input.expiresInDays * 86_400_000);
+      const expiresAt = input.expiresInDays === undefined ? null : new Date(ctx.deps.clock.now() + input.expiresInDays * 86_400_000);
       const created = await ctx.deps.store.tokens.create({ userId: owner.id, name: input.name, expiresAt });
       await ctx.deps.store.audit.record({ actor: ctx.user.id, action: "token.create", subject: `token:${created.token.id}`, detail: { userId: owner.id, name: input.name } });
       return created;

@@ -37,11 +37,11 @@ export async function fleetOverview(store: Store, liveness: LivenessOf, now: Dat
 }
 
 export const fleetRouter = router({
-  overview: procedure("fleet.overview").query(({ ctx }) => fleetOverview(ctx.deps.store, ctx.deps.liveness ?? (() => undefined), ctx.deps.clock.now())),
+  overview: procedure("fleet.overview").query(({ ctx }) => fleetOverview(ctx.deps.store, ctx.deps.liveness ?? (() => undefined), ctx.deps.clock.date())),
   cost: procedure("fleet.cost").query(async ({ ctx, input }): Promise<FleetCostOutput> => {
     const from = new Date(input.from);
-    const to = input.to === undefined ? ctx.deps.clock.now() : new Date(input.to);
-    if (!(from < to) || to > ctx.deps.clock.now()) {
+    const to = input.to === undefined ? ctx.deps.clock.date() : new Date(input.to);
+    if (!(from < to) || to > ctx.deps.clock.date()) {
       throw new ApiError("bad-request", `the period must start before it ends and not end in the future (from ${from.toISOString()}, to ${to.toISOString()})`);
     }
     const rows = await instanceHours({ store: ctx.deps.store, clock: ctx.deps.clock, from, to, hosts: ctx.deps.hosts });

@@ -1,4 +1,5 @@
-import type { Clock, Instance, Snapshot, Store, User } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Instance, Snapshot, Store, User } from "@devenv/store";
 import { toApiError } from "../api-error.ts";
 import type { InstanceManager } from "@devenv/fleet";
 import { fleetOverview } from "../routers/fleet.ts";
@@ -96,7 +97,7 @@ export class SlackCommands {
   }
 
   async #status(user: User): Promise<SlackMessage> {
-    const now = this.#o.clock.now();
+    const now = this.#o.clock.date();
     const view = await fleetPageView(this.#o.store, this.#o.liveness, now, { ownerId: user.id, jobs: false });
     const lines: string[] = [];
     const mine = view.instances.filter((row) => row.instance.state !== "terminated");

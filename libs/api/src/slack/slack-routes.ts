@@ -56,7 +56,7 @@ export function slackRoutes(context: RoutesContext, settings: SlackSettings | un
         timestamp: header(request, "x-slack-request-timestamp"),
         signature: header(request, "x-slack-signature"),
         body,
-        nowMs: context.clock.now().getTime(),
+        nowMs: context.clock.now(),
       });
       if (!verdict.ok) {
         context.logger.warn({ reason: verdict.reason }, "slack: request refused");

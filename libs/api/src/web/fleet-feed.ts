@@ -1,4 +1,5 @@
-import type { Clock, Store } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Store } from "@devenv/store";
 import type { LivenessOf } from "../views.ts";
 import { fleetPageView, scopeKey, type FleetScope } from "./fleet-view.ts";
 
@@ -65,7 +66,7 @@ export class FleetFeed {
 
   async #poll(watched: Watched): Promise<void> {
     try {
-      const view = await fleetPageView(this.#o.store, this.#o.liveness, this.#o.clock.now(), watched.scope);
+      const view = await fleetPageView(this.#o.store, this.#o.liveness, this.#o.clock.date(), watched.scope);
       const { at: _at, ...content } = view;
       const contentJson = JSON.stringify(content);
       if (!watched.stopped && contentJson !== watched.lastContent) {

@@ -5,25 +5,12 @@ import { Writable } from "node:stream";
 import pg from "pg";
 import { pino } from "pino";
 import { services, uniqueName } from "@devenv/testing";
-import type { Clock, Instance, Snapshot, Store, User } from "@devenv/store";
+import { ManualClock } from "@devenv/core/testing";
+import type { Instance, Snapshot, Store, User } from "@devenv/store";
 import { createApiClient, type ApiClient } from "@devenv/api";
 import { RecordingProvisioner } from "@devenv/fleet/testing";
 import { startControlPlane, type ControlPlaneRuntime, type RunningControlPlane } from "../control-plane.ts";
 import type { ServerSettings } from "../config/server-config.ts";
-
-/** Time that moves only when a test says so. */
-export class TestClock implements Clock {
-  #now: number;
-  constructor(start = Date.parse("2026-11-25T10:00:00.000Z")) {
-    this.#now = start;
-  }
-  now(): Date {
-    return new Date(this.#now);
-  }
-  advance(ms: number): void {
-    this.#now += ms;
-  }
-}
 
 /** Collects what the server prints on stdout (the first-run admin token). */
 export class CapturedOutput extends Writable {
@@ -85,7 +72,7 @@ export async function freshDatabase(dialect: Dialect): Promise<{ url: string | u
 export interface ServerFixture {
   dataDir: string;
   databaseUrl: string | undefined;
-  clock: TestClock;
+  clock: ManualClock;
   provisioner: RecordingProvisioner;
   plane: RunningControlPlane;
   /** ws://…/agent, where test agents connect. */
@@ -108,7 +95,7 @@ export async function startTestServer(
 ): Promise<ServerFixture> {
   const dataDir = mkdtempSync(join(tmpdir(), "devenv-control-plane-test-"));
   const database = await freshDatabase(options.dialect ?? "sqlite");
-  const clock = new TestClock();
+  const clock = new ManualClock("2026-11-25T10:00:00.000Z");
   const provisioner = new RecordingProvisioner();
   const start = async (output: CapturedOutput) =>
     startControlPlane(testSettings(dataDir, { databaseUrl: database.url, ...options.settings }), {

@@ -10,6 +10,7 @@ import {
   RunInstancesCommand,
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
+import { ManualClock } from "@devenv/core/testing";
 import { openStore, type Instance, type InstanceKind, type Store } from "@devenv/store";
 import { services, uniqueName } from "@devenv/testing";
 import { Ec2Provisioner, describeEc2Instance, type Ec2ProvisionerOptions } from "../ec2-provisioner.ts";
@@ -17,9 +18,10 @@ import { ec2Tags } from "../ec2-tags.ts";
 import { InstanceManager } from "../instance-manager.ts";
 import type { Provisioners } from "../provisioner.ts";
 import { readAgentUserDataTemplate } from "../user-data.ts";
-import { TestClock } from "./test-clock.ts";
 
 export const region = "us-east-1";
+
+export const minutes = (n: number) => n * 60_000;
 
 export function ec2Client(endpoint = services().moto.endpoint): EC2Client {
   return new EC2Client({ region, endpoint, credentials: { accessKeyId: "test", secretAccessKey: "test" } });
@@ -55,7 +57,7 @@ export async function defaultSubnets(client: EC2Client, count: number): Promise<
 
 export interface FleetTestEnv {
   store: Store;
-  clock: TestClock;
+  clock: ManualClock;
   client: EC2Client;
   fleet: string;
   launchTemplate: { id: string; name: string; imageId: string };
@@ -72,7 +74,8 @@ export interface FleetTestEnv {
 /** A SQLite store in a temp dir, a clock, and an EC2 fleet (its own `devenv:fleet` tag) on the run's moto. */
 export async function fleetTestEnv(): Promise<FleetTestEnv> {
   const dir = mkdtempSync(join(tmpdir(), "devenv-fleet-test-"));
-  const clock = new TestClock();
+  // real time: EC2 launch times (moto's) are compared with it
+  const clock = new ManualClock(new Date());
   const store = await openStore({ url: `sqlite:${join(dir, "devenv.db")}`, clock });
   const client = ec2Client();
   const launchTemplate = await createLaunchTemplate(client);

@@ -1,4 +1,3 @@
 export * from "./fleet-test-env.ts";
 export * from "./spot-refusing-proxy.ts";
-export * from "./test-clock.ts";
 export * from "./recording-provisioner.ts";

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { AgentHub } from "../agent-hub.ts";
 import type { AgentHubOptions, HubEvents } from "../agent-hub.ts";
 import { InMemoryHubBackend } from "../in-memory-backend.ts";
-import { ManualClock } from "./manual-clock.ts";
+import { ManualClock } from "@devenv/core/testing";
 
 export interface RunningHub {
   hub: AgentHub;

@@ -56,10 +56,12 @@ export const instanceStates = ["requested", "provisioning", "registering", "rest
 export const InstanceState = z.enum(instanceStates);
 export type InstanceState = z.infer<typeof InstanceState>;
 
-export const InstanceKind = z.enum(["personal", "shared"]);
+export const instanceKinds = ["personal", "shared"] as const;
+export const InstanceKind = z.enum(instanceKinds);
 export type InstanceKind = z.infer<typeof InstanceKind>;
 
-export const ProvisionerKind = z.enum(["local", "ec2", "static"]);
+export const provisionerKinds = ["local", "ec2", "static"] as const;
+export const ProvisionerKind = z.enum(provisionerKinds);
 export type ProvisionerKind = z.infer<typeof ProvisionerKind>;
 
 export const InstanceView = z.object({
@@ -83,6 +85,7 @@ export type InstanceView = z.infer<typeof InstanceView>;
 
 export const assignmentStates = ["pending", "sent", "running", "succeeded", "failed", "cancelled"] as const;
 export const AssignmentState = z.enum(assignmentStates);
+export type AssignmentState = z.infer<typeof AssignmentState>;
 
 /** Restore progress as the agent last reported it (see ProgressMessage). */
 export const RestoreProgressView = z.object({
@@ -156,10 +159,14 @@ export const JobView = z.object({
 });
 export type JobView = z.infer<typeof JobView>;
 
+export const logLevels = ["debug", "info", "warn", "error"] as const;
+export const LogLevel = z.enum(logLevels);
+export type LogLevel = z.infer<typeof LogLevel>;
+
 export const JobLogLineView = z.object({
   seq: z.number().int(),
   at: IsoTime,
-  level: z.enum(["debug", "info", "warn", "error"]),
+  level: LogLevel,
   line: z.string(),
 });
 export type JobLogLineView = z.infer<typeof JobLogLineView>;

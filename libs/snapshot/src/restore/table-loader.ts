@@ -1,4 +1,5 @@
 import cassandra from "cassandra-driver";
+import { retry, type BackoffPolicy } from "@devenv/core";
 import type { SnapshotTable } from "@devenv/protocol";
 import { parseCqlType, quoteIdentifier } from "../cql/cql-type.ts";
 import { codecFor, type JsonValue, type UserTypes, type ValueCodec } from "../cql/value-codec.ts";
@@ -119,10 +120,13 @@ export class TableLoader {
 
   private async insertBatch(queries: Query[]): Promise<void> {
     try {
-      await withRetries(async () => {
-        if (queries.length === 1) await this.client.execute(queries[0]!.query, queries[0]!.params, { prepare: true, isIdempotent: true });
-        else await this.client.batch(queries, { prepare: true, logged: false, isIdempotent: true });
-      });
+      await retry(
+        async () => {
+          if (queries.length === 1) await this.client.execute(queries[0]!.query, queries[0]!.params, { prepare: true, isIdempotent: true });
+          else await this.client.batch(queries, { prepare: true, logged: false, isIdempotent: true });
+        },
+        { attempts: 6, policy: overloadBackoff, shouldRetry: isTransient },
+      );
     } catch (error) {
       // the node's batch_size_fail_threshold is lower than our byte bound guessed: halve and retry
       if (queries.length > 1 && /batch too large/i.test((error as Error).message)) {
@@ -240,18 +244,12 @@ function parseRow(line: string, width: number, path: string): JsonValue[] {
 const transientErrors = new Set(["WriteTimeoutException", "OperationTimedOutError", "NoHostAvailableError", "ResponseError"]);
 
 /** Idempotent writes are retried with backoff when the node is briefly overloaded. */
-async function withRetries(write: () => Promise<void>, attempts = 6): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await write();
-      return;
-    } catch (error) {
-      const name = (error as Error).name;
-      const code = (error as { code?: number }).code;
-      // ResponseError codes: 0x1001 overloaded, 0x1100 write timeout, 0x1000 unavailable
-      const transient = transientErrors.has(name) && (name !== "ResponseError" || code === 0x1001 || code === 0x1100 || code === 0x1000);
-      if (!transient || attempt >= attempts) throw error;
-      await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * (0.5 + Math.random())));
-    }
-  }
+const overloadBackoff: BackoffPolicy = { initialMs: 150, maxMs: 3_000, jitter: "equal" };
+
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const name = error.name;
+  const code = (error as { code?: number }).code;
+  // ResponseError codes: 0x1001 overloaded, 0x1100 write timeout, 0x1000 unavailable
+  return transientErrors.has(name) && (name !== "ResponseError" || code === 0x1001 || code === 0x1100 || code === 0x1000);
 }

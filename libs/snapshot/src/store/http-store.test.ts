@@ -63,7 +63,7 @@ describe("HttpSnapshotStore", () => {
   let source: string;
   let base: string;
   let served: ReturnType<typeof serveStore>;
-  const fastRetries = { retryBaseMs: 1, retryCapMs: 5 };
+  const fastRetries = { backoff: { initialMs: 1, maxMs: 5 } };
   const location = (sig = "valid") => ({
     id: "nightly",
     manifestUrl: `${base}/snapshots/nightly/manifest.json?sig=${sig}`,
@@ -177,7 +177,7 @@ describe("HttpSnapshotStore", () => {
     const controller = new AbortController();
     const chunk = readdirSync(join(dir, "store", "chunks"))[2]!;
     served.plan.set(`/chunks/${chunk}`, ["503", "503", "503"]);
-    const store = new HttpSnapshotStore(location(), { retryBaseMs: 10_000, retryCapMs: 10_000, signal: controller.signal, random: () => 1 });
+    const store = new HttpSnapshotStore(location(), { backoff: { initialMs: 10_000, maxMs: 10_000 }, signal: controller.signal, random: () => 1 });
     const attempt = store.get(`chunks/${chunk}`);
     setTimeout(() => controller.abort(new Error("cancelled by the test")), 50);
     await expect(attempt).rejects.toThrow("cancelled by the test");

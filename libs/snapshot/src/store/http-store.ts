@@ -1,5 +1,6 @@
 import { Readable } from "node:stream";
 import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { backoffDelay, systemClock, type BackoffPolicy, type Clock } from "@devenv/core";
 import { snapshotKeys } from "@devenv/protocol";
 import type { SnapshotLocation } from "@devenv/protocol";
 import { SnapshotError } from "../errors.ts";
@@ -12,17 +13,18 @@ export interface HttpSnapshotStoreOptions {
    * default backoff up to about a minute, enough to ride out a control-plane restart).
    */
   attempts?: number;
-  /** First retry delay; doubles each attempt up to retryCapMs, with full jitter (default 500 ms, cap 10 s). */
-  retryBaseMs?: number;
-  retryCapMs?: number;
+  /** Waits between attempts (default: from 500 ms, doubling up to 10 s, full jitter). */
+  backoff?: BackoffPolicy;
   /** How long to wait for response headers (default 30 s); the body then streams without a limit. */
   headersTimeoutMs?: number;
   /** Aborts requests in flight and pending retries (e.g. a cancelled restore). */
   signal?: AbortSignal;
   fetch?: typeof fetch;
   random?: () => number;
-  sleep?: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+  clock?: Clock;
 }
+
+export const defaultHttpStoreBackoff: BackoffPolicy = { initialMs: 500, maxMs: 10_000 };
 
 /**
  * A read-only BlobStore over one snapshot's signed URLs: the manifest URL and a chunk URL
@@ -35,13 +37,12 @@ export class HttpSnapshotStore implements BlobStore {
   readonly location: string;
   readonly #snapshot: SnapshotLocation;
   readonly #attempts: number;
-  readonly #retryBaseMs: number;
-  readonly #retryCapMs: number;
+  readonly #backoffPolicy: BackoffPolicy;
   readonly #headersTimeoutMs: number;
   readonly #signal: AbortSignal | undefined;
   readonly #fetch: typeof fetch;
   readonly #random: () => number;
-  readonly #sleep: (ms: number, signal: AbortSignal | undefined) => Promise<void>;
+  readonly #clock: Clock;
 
   constructor(snapshot: SnapshotLocation, options: HttpSnapshotStoreOptions = {}) {
     if (!snapshot.chunkUrlTemplate.includes("{sha256}")) {
@@ -50,13 +51,12 @@ export class HttpSnapshotStore implements BlobStore {
     this.#snapshot = snapshot;
     this.location = `${redact(snapshot.manifestUrl)} (snapshot ${snapshot.id})`;
     this.#attempts = Math.max(1, options.attempts ?? 10);
-    this.#retryBaseMs = options.retryBaseMs ?? 500;
-    this.#retryCapMs = options.retryCapMs ?? 10_000;
+    this.#backoffPolicy = options.backoff ?? defaultHttpStoreBackoff;
     this.#headersTimeoutMs = options.headersTimeoutMs ?? 30_000;
     this.#signal = options.signal;
     this.#fetch = options.fetch ?? fetch;
     this.#random = options.random ?? Math.random;
-    this.#sleep = options.sleep ?? abortableSleep;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /**
@@ -179,24 +179,8 @@ export class HttpSnapshotStore implements BlobStore {
 
   async #backoff(attempt: number): Promise<void> {
     if (attempt >= this.#attempts) return;
-    const ceiling = Math.min(this.#retryCapMs, this.#retryBaseMs * 2 ** (attempt - 1));
-    await this.#sleep(Math.floor(this.#random() * ceiling), this.#signal);
+    await this.#clock.sleep(backoffDelay(this.#backoffPolicy, attempt - 1, this.#random), this.#signal);
   }
-}
-
-function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Signed URLs carry their signature in the query: never put it in logs or errors. */

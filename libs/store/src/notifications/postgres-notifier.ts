@@ -1,11 +1,11 @@
 import { sql } from "kysely";
 import pg from "pg";
+import { backoffDelay, type BackoffPolicy } from "@devenv/core";
 import type { RepoContext } from "../support/context.ts";
 import { translateError } from "../support/translate-error.ts";
 import { checkNotification, ListenerSet, type Notifier } from "./notifier.ts";
 
-const reconnectMinMs = 200;
-const reconnectMaxMs = 5_000;
+const reconnectBackoff: BackoffPolicy = { initialMs: 200, maxMs: 5_000, jitter: "equal" };
 
 /**
  * NOTIFY goes through the store's executor, so inside a transaction it is sent on
@@ -67,14 +67,13 @@ export function postgresNotifier(url: string): Notifier {
 
   function scheduleReconnect(): void {
     if (closed || reconnectTimer || listeners.channels().length === 0) return;
-    const ceiling = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** failures);
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
       ensureConnected().catch(() => {
         failures += 1;
         scheduleReconnect();
       });
-    }, ceiling / 2 + Math.random() * (ceiling / 2));
+    }, backoffDelay(reconnectBackoff, failures));
     reconnectTimer.unref();
   }
 

@@ -55,7 +55,7 @@ export function apiTokensRepo(ctx: RepoContext): ApiTokensRepo {
     create: (input) => create(ctx, input),
     async authenticate(plaintext) {
       if (typeof plaintext !== "string" || plaintext === "") return null;
-      const now = ctx.clock.now();
+      const now = ctx.clock.date();
       const nowText = now.toISOString();
       const row = await db
         .selectFrom("api_tokens")

@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ManualClock } from "@devenv/core/testing";
 import { StoreError } from "../errors.ts";
 import type { Store } from "../store.ts";
-import { dialects, storeHarness, TestClock } from "../testing/store-harness.ts";
+import { dialects, storeHarness, storeTestEpoch } from "../testing/store-harness.ts";
 import { uniqueName } from "@devenv/testing";
 
 describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) => {
   const harness = storeHarness(dialect);
-  const clock = new TestClock();
+  const clock = new ManualClock(storeTestEpoch);
   let store: Store;
 
   beforeAll(async () => {
@@ -24,7 +25,7 @@ describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) =
   describe("users", () => {
     it("creates, finds and updates users; names and Slack ids are unique", async () => {
       const ada = await store.users.create({ name: "ada", role: "ops", slackUserId: "U123" });
-      expect(ada).toMatchObject({ name: "ada", role: "ops", slackUserId: "U123", createdAt: clock.now().toISOString() });
+      expect(ada).toMatchObject({ name: "ada", role: "ops", slackUserId: "U123", createdAt: clock.date().toISOString() });
       expect(await store.users.get(ada.id)).toEqual(ada);
       expect(await store.users.findByName("ada")).toEqual(ada);
       expect(await store.users.findBySlackUserId("U123")).toEqual(ada);
@@ -59,7 +60,7 @@ describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) =
       const { token, plaintext } = await store.tokens.create({ userId: user.id, name: "ci" });
       clock.advance(1_000);
       expect(await store.tokens.authenticate(plaintext)).toEqual(user);
-      expect((await store.tokens.get(token.id)).lastUsedAt).toBe(clock.now().toISOString());
+      expect((await store.tokens.get(token.id)).lastUsedAt).toBe(clock.date().toISOString());
       expect(await store.tokens.authenticate(`${plaintext}x`)).toBeNull();
       expect(await store.tokens.authenticate("")).toBeNull();
       expect(await store.tokens.authenticate("dvt_guess")).toBeNull();
@@ -70,7 +71,7 @@ describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) =
       const a = await store.tokens.create({ userId: user.id, name: "a" });
       const b = await store.tokens.create({ userId: user.id, name: "b" });
       const revoked = await store.tokens.revoke(a.token.id);
-      expect(revoked.revokedAt).toBe(clock.now().toISOString());
+      expect(revoked.revokedAt).toBe(clock.date().toISOString());
       expect(await store.tokens.authenticate(a.plaintext)).toBeNull();
       expect(await store.tokens.authenticate(b.plaintext)).toEqual(user);
       clock.advance(1_000);
@@ -81,7 +82,7 @@ describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) =
 
     it("stops authenticating a token past its expiry", async () => {
       const user = await newUser();
-      const { plaintext } = await store.tokens.create({ userId: user.id, name: "short", expiresAt: new Date(clock.now().getTime() + 60_000) });
+      const { plaintext } = await store.tokens.create({ userId: user.id, name: "short", expiresAt: new Date(clock.now() + 60_000) });
       expect(await store.tokens.authenticate(plaintext)).toEqual(user);
       clock.advance(60_000);
       expect(await store.tokens.authenticate(plaintext)).toBeNull();
@@ -97,9 +98,9 @@ describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) =
       const instance = await newInstance();
       const { plaintext, joinToken } = await store.joinTokens.issue(instance.id, { ttlMs: 60_000 });
       expect(plaintext).toMatch(/^dvj_/);
-      expect(joinToken.expiresAt).toBe(new Date(clock.now().getTime() + 60_000).toISOString());
+      expect(joinToken.expiresAt).toBe(new Date(clock.now() + 60_000).toISOString());
       const used = await store.joinTokens.consume(plaintext);
-      expect(used).toMatchObject({ instanceId: instance.id, usedAt: clock.now().toISOString() });
+      expect(used).toMatchObject({ instanceId: instance.id, usedAt: clock.date().toISOString() });
       await expect(store.joinTokens.consume(plaintext)).rejects.toMatchObject({ code: "unauthorized", message: /already used/ });
     });
 
@@ -198,7 +199,7 @@ describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) =
       const { agent } = await store.agents.register(instance.id, { identity: {}, version: "1" });
       clock.advance(5_000);
       const beat = await store.agents.recordHeartbeat(agent.id, { state: "ready", health: { cassandraUp: true, diskFreeBytes: 1_000_000 } });
-      expect(beat).toMatchObject({ state: "ready", lastHeartbeatAt: clock.now().toISOString(), health: { cassandraUp: true, diskFreeBytes: 1_000_000 } });
+      expect(beat).toMatchObject({ state: "ready", lastHeartbeatAt: clock.date().toISOString(), health: { cassandraUp: true, diskFreeBytes: 1_000_000 } });
       expect((await store.agents.setState(agent.id, "draining")).state).toBe("draining");
       await expect(store.agents.recordHeartbeat("nope")).rejects.toMatchObject({ code: "not-found" });
     });
@@ -227,11 +228,11 @@ describe.each(dialects)("users, tokens and agent credentials on %s", (dialect) =
       expect((await store.commands.pending(agent.id)).map((c) => c.id)).toEqual(ids);
       clock.advance(10);
       const delivered = await store.commands.markDelivered(ids[0]!);
-      expect(delivered.deliveredAt).toBe(clock.now().toISOString());
+      expect(delivered.deliveredAt).toBe(clock.date().toISOString());
       // delivered but not acked: still pending, so a reconnecting agent gets it again
       expect((await store.commands.pending(agent.id)).map((c) => c.id)).toEqual(ids);
       const acked = await store.commands.markAcked(ids[0]!, { ok: true });
-      expect(acked).toMatchObject({ ackedAt: clock.now().toISOString(), result: { ok: true } });
+      expect(acked).toMatchObject({ ackedAt: clock.date().toISOString(), result: { ok: true } });
       await store.commands.markAcked(ids[2]!); // acked without a recorded delivery
       expect((await store.commands.get(ids[2]!)).deliveredAt).not.toBeNull();
       expect((await store.commands.pending(agent.id)).map((c) => c.id)).toEqual([ids[1], ids[3], ids[4]]);

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniqueName } from "@devenv/testing";
+import { ManualClock } from "@devenv/core/testing";
 import type { Store } from "../store.ts";
-import { dialects, storeHarness, TestClock } from "../testing/store-harness.ts";
+import { dialects, storeHarness, storeTestEpoch } from "../testing/store-harness.ts";
 
 describe.each(dialects)("snapshots, assignments, schedules and audit on %s", (dialect) => {
   const harness = storeHarness(dialect);
-  const clock = new TestClock();
+  const clock = new ManualClock(storeTestEpoch);
   let store: Store;
   let ownerId: string;
 
@@ -133,15 +134,15 @@ describe.each(dialects)("snapshots, assignments, schedules and audit on %s", (di
   describe("instances", () => {
     it("creates, patches, touches and lists instances; finds expired personal ones", async () => {
       const other = await store.users.create({ name: uniqueName("u"), role: "developer" });
-      const mine = await store.instances.create({ ownerId: other.id, kind: "personal", provisioner: "ec2", ttlExpiresAt: new Date(clock.now().getTime() + 3_600_000) });
+      const mine = await store.instances.create({ ownerId: other.id, kind: "personal", provisioner: "ec2", ttlExpiresAt: new Date(clock.now() + 3_600_000) });
       clock.advance(1);
-      const shared = await store.instances.create({ ownerId: other.id, kind: "shared", provisioner: "static", hostAddress: "db.internal", hostPort: 9042, ttlExpiresAt: clock.now() });
+      const shared = await store.instances.create({ ownerId: other.id, kind: "shared", provisioner: "static", hostAddress: "db.internal", hostPort: 9042, ttlExpiresAt: clock.date() });
       expect(mine).toMatchObject({ state: "requested", kind: "personal", provisioner: "ec2", snapshotId: null, lastActivityAt: mine.createdAt });
       expect((await store.instances.list({ ownerId: other.id })).map((i) => i.id)).toEqual([mine.id, shared.id]);
       expect((await store.instances.list({ ownerId: other.id, kind: "shared" })).map((i) => i.id)).toEqual([shared.id]);
       clock.advance(60_000);
       await store.instances.touch(mine.id);
-      expect((await store.instances.get(mine.id)).lastActivityAt).toBe(clock.now().toISOString());
+      expect((await store.instances.get(mine.id)).lastActivityAt).toBe(clock.date().toISOString());
       const extended = await store.instances.update(mine.id, { ttlExpiresAt: "2026-05-01T13:00:00+02:00" });
       expect(extended.ttlExpiresAt).toBe("2026-05-01T11:00:00.000Z");
       expect((await store.instances.listExpired(new Date("2026-05-01T11:00:00Z"))).map((i) => i.id)).toContain(mine.id);
@@ -204,7 +205,7 @@ describe.each(dialects)("snapshots, assignments, schedules and audit on %s", (di
         replica.schedules.claimRun(nightly.id, due!.nextRunAt!, "2026-05-03T00:30:00.000Z"),
       ]);
       expect(claims.filter(Boolean)).toHaveLength(1);
-      expect(await store.schedules.get(nightly.id)).toMatchObject({ lastRunAt: clock.now().toISOString(), nextRunAt: "2026-05-03T00:30:00.000Z" });
+      expect(await store.schedules.get(nightly.id)).toMatchObject({ lastRunAt: clock.date().toISOString(), nextRunAt: "2026-05-03T00:30:00.000Z" });
 
       await store.schedules.setEnabled(nightly.id, false);
       expect(await store.schedules.due("2030-01-01T00:00:00Z")).toEqual([]);
@@ -221,7 +222,7 @@ describe.each(dialects)("snapshots, assignments, schedules and audit on %s", (di
       const first = await store.audit.record({ actor: "user:1", action: "snapshot.pin", subject });
       const second = await store.audit.record({ actor: "user:2", action: "snapshot.delete", subject, detail: { reason: "old" } });
       await store.audit.record({ actor: "user:1", action: "token.create", subject: "token:9" });
-      expect(second).toMatchObject({ at: clock.now().toISOString(), detail: { reason: "old" } });
+      expect(second).toMatchObject({ at: clock.date().toISOString(), detail: { reason: "old" } });
       expect((await store.audit.list({ subject })).map((e) => e.seq)).toEqual([second.seq, first.seq]);
       expect((await store.audit.list({ subject, actor: "user:1" })).map((e) => e.action)).toEqual(["snapshot.pin"]);
       expect((await store.audit.list({ subject, beforeSeq: second.seq })).map((e) => e.seq)).toEqual([first.seq]);

@@ -1,16 +1,17 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "@devenv/core/testing";
 import type { Job } from "../model.ts";
 import type { Store } from "../store.ts";
-import { dialects, storeHarness, TestClock } from "../testing/store-harness.ts";
+import { dialects, storeHarness, storeTestEpoch } from "../testing/store-harness.ts";
 
 describe.each(dialects)("job queue on %s", (dialect) => {
   const harness = storeHarness(dialect);
-  let clock: TestClock;
+  let clock: ManualClock;
   let store: Store;
 
   // a queue test must see only its own jobs
   beforeEach(async () => {
-    clock = new TestClock();
+    clock = new ManualClock(storeTestEpoch);
     store = await harness.fresh(clock);
   });
   afterAll(() => harness.cleanup());
@@ -25,7 +26,7 @@ describe.each(dialects)("job queue on %s", (dialect) => {
 
     const leased = await lease("runner-a", ["shrink"]);
     expect(leased).toMatchObject({ id: first.id, state: "running", attempts: 1, leaseOwner: "runner-a", payload: { n: 1 } });
-    expect(leased?.leaseExpiresAt).toBe(new Date(clock.now().getTime() + 30_000).toISOString());
+    expect(leased?.leaseExpiresAt).toBe(new Date(clock.now() + 30_000).toISOString());
     expect((await lease("runner-b", ["shrink"]))?.id).toBe(second.id);
     expect(await lease("runner-c", ["shrink"])).toBeNull();
     expect((await lease("runner-c", ["refresh"]))?.id).toBe(refresh.id);
@@ -34,7 +35,7 @@ describe.each(dialects)("job queue on %s", (dialect) => {
   });
 
   it("does not lease a job before its runAfter", async () => {
-    await store.jobs.enqueue({ kind: "refresh", payload: null, runAfter: new Date(clock.now().getTime() + 60_000) });
+    await store.jobs.enqueue({ kind: "refresh", payload: null, runAfter: new Date(clock.now() + 60_000) });
     expect(await lease("r")).toBeNull();
     clock.advance(60_000);
     expect(await lease("r")).toMatchObject({ kind: "refresh", payload: null });
@@ -46,7 +47,7 @@ describe.each(dialects)("job queue on %s", (dialect) => {
     await expect(store.jobs.complete(job.id, "someone-else", {})).rejects.toMatchObject({ code: "conflict" });
     clock.advance(5_000);
     const done = await store.jobs.complete(job.id, "owner", { snapshotId: "s1", rows: 42 });
-    expect(done).toMatchObject({ state: "succeeded", result: { snapshotId: "s1", rows: 42 }, leaseOwner: null, finishedAt: clock.now().toISOString() });
+    expect(done).toMatchObject({ state: "succeeded", result: { snapshotId: "s1", rows: 42 }, leaseOwner: null, finishedAt: clock.date().toISOString() });
     await expect(store.jobs.complete(job.id, "owner")).rejects.toMatchObject({ code: "conflict", message: /it is succeeded/ });
     expect(await lease("owner")).toBeNull();
   });
@@ -63,7 +64,7 @@ describe.each(dialects)("job queue on %s", (dialect) => {
         expect(await lease("too-early")).toBeNull(); // back-off
         clock.advance(1_000);
       } else {
-        expect(failed).toMatchObject({ state: "failed", finishedAt: clock.now().toISOString() });
+        expect(failed).toMatchObject({ state: "failed", finishedAt: clock.date().toISOString() });
       }
     }
     clock.advance(60_000);
@@ -94,7 +95,7 @@ describe.each(dialects)("job queue on %s", (dialect) => {
     for (let i = 0; i < 5; i++) {
       clock.advance(8_000);
       const renewed = await store.jobs.renewLease(job.id, "worker", 10_000);
-      expect(renewed.leaseExpiresAt).toBe(new Date(clock.now().getTime() + 10_000).toISOString());
+      expect(renewed.leaseExpiresAt).toBe(new Date(clock.now() + 10_000).toISOString());
       expect(await lease("thief")).toBeNull();
     }
     expect((await store.jobs.complete(job.id, "worker")).state).toBe("succeeded");

@@ -105,7 +105,7 @@ export function jobsRepo(ctx: RepoContext): JobsRepo {
       const leaseMs = requireDuration(request.leaseMs, "leaseMs");
       if (request.kinds.length === 0) return null;
       const kinds = request.kinds.map((kind) => requireOneOf(kind, jobKinds, "kinds"));
-      const now = ctx.clock.now();
+      const now = ctx.clock.date();
       const nowText = now.toISOString();
       // a runner died holding the last attempt: nobody will retry it, so it failed
       await db
@@ -156,7 +156,7 @@ export function jobsRepo(ctx: RepoContext): JobsRepo {
     async renewLease(id, owner, leaseMs) {
       const row = await db
         .updateTable("jobs")
-        .set({ lease_expires_at: addMs(ctx.clock.now(), requireDuration(leaseMs, "leaseMs")) })
+        .set({ lease_expires_at: addMs(ctx.clock.date(), requireDuration(leaseMs, "leaseMs")) })
         .where("id", "=", id)
         .where("state", "=", "running")
         .where("lease_owner", "=", owner)
@@ -184,7 +184,7 @@ export function jobsRepo(ctx: RepoContext): JobsRepo {
       return toJob(row);
     },
     async fail(id, owner, error, options) {
-      const now = ctx.clock.now();
+      const now = ctx.clock.date();
       const retryAt = addMs(now, requireDuration(options?.retryAfterMs ?? 0, "retryAfterMs"));
       const row = await db
         .updateTable("jobs")

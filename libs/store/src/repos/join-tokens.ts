@@ -53,7 +53,7 @@ export function joinTokensRepo(ctx: RepoContext): JoinTokensRepo {
       }
       const plaintext = options?.plaintext ?? newSecret("joinToken");
       if (plaintext.length < 16) throw new StoreError("invalid-input", "a standing join token needs at least 16 characters");
-      const now = ctx.clock.now();
+      const now = ctx.clock.date();
       const row = {
         id: randomUUID(),
         token_hash: hashSecret(plaintext),

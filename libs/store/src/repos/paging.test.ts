@@ -1,17 +1,18 @@
 import { afterAll, beforeEach, describe, expect, it } from "vitest";
+import { ManualClock } from "@devenv/core/testing";
 import type { Store } from "../store.ts";
 import { everyPage } from "../support/paging.ts";
-import { dialects, storeHarness, TestClock } from "../testing/store-harness.ts";
+import { dialects, storeHarness, storeTestEpoch } from "../testing/store-harness.ts";
 
 // Fleet-wide loops (metrics, reaper, reconcile) must see every instance and agent,
 // not the first page: keyset paging and counts done by the database.
 describe.each(dialects)("paging and counts on %s", (dialect) => {
   const harness = storeHarness(dialect);
-  let clock: TestClock;
+  let clock: ManualClock;
   let store: Store;
 
   beforeEach(async () => {
-    clock = new TestClock();
+    clock = new ManualClock(storeTestEpoch);
     store = await harness.fresh(clock);
   });
   afterAll(() => harness.cleanup());

@@ -1,4 +1,4 @@
-import type { Clock } from "../clock.ts";
+import type { Clock } from "@devenv/core";
 import type { Executor } from "../database.ts";
 import { StoreError } from "../errors.ts";
 import type { Page, StoreDialect } from "../store.ts";
@@ -28,7 +28,7 @@ export async function inTransaction<T>(ctx: RepoContext, work: (tx: RepoContext)
 }
 
 export function nowIso(ctx: RepoContext): string {
-  return ctx.clock.now().toISOString();
+  return ctx.clock.date().toISOString();
 }
 
 const defaultLimit = 100;

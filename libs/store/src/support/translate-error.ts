@@ -1,3 +1,4 @@
+import { errorMessage } from "@devenv/core";
 import { StoreError } from "../errors.ts";
 
 /** SQLSTATE codes (PostgreSQL) and result codes (SQLite) mapped onto the store's codes. */
@@ -43,7 +44,7 @@ const unavailableMessages =
 /** Turns anything a query threw into a StoreError, keeping the original as `cause`. */
 export function translateError(error: unknown, operation: string): StoreError {
   if (error instanceof StoreError) return error;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const code = classify(errorCode(error), message);
   const why = explanations[code];
   return new StoreError(code, `${operation} failed: ${why ? `${why} (${message})` : message}`, { cause: error });

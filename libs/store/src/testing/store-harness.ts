@@ -3,29 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { services, uniqueName } from "@devenv/testing";
-import type { Clock } from "../clock.ts";
+import type { Clock } from "@devenv/core";
 import { openStore } from "../open-store.ts";
 import type { Store, StoreDialect } from "../store.ts";
 
 /** Every test file runs its cases once per dialect. */
 export const dialects: StoreDialect[] = ["sqlite", "postgres"];
 
-/** A clock tests move by hand: expiry and leases without sleeping. */
-export class TestClock implements Clock {
-  #ms: number;
-
-  constructor(start = "2026-05-01T10:00:00.000Z") {
-    this.#ms = Date.parse(start);
-  }
-
-  now(): Date {
-    return new Date(this.#ms);
-  }
-
-  advance(ms: number): void {
-    this.#ms += ms;
-  }
-}
+/** Where the tests' ManualClock starts: a fixed time keeps expected timestamps readable. */
+export const storeTestEpoch = "2026-05-01T10:00:00.000Z";
 
 export interface StoreHarness {
   dialect: StoreDialect;

@@ -1,0 +1,2 @@
+// Test helpers: a clock tests move by hand.
+export * from "./manual-clock.ts";
