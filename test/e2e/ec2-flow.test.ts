@@ -54,19 +54,20 @@ beforeAll(async () => {
     generateDataset(production, { keyspace: source, orgs: 8, leadsPerOrg: 10, days: 3, eventsPerDay: 5, asOf: "2026-11-20", seed: "ec2-flow", concurrency: 32 }),
   ]);
   hostNode = { dataDir: hostDataDir, contactPoint: node.contactPoint };
+  const provisioner = new Ec2Provisioner({
+    client: ec2,
+    launchTemplate: { id: template.id },
+    controlPlaneUrl: `ws://127.0.0.1:${port}/agent`,
+    userDataTemplate: await readAgentUserDataTemplate(),
+    agentTarballUrl: "https://releases.example.invalid/devenv-agent.tar.gz",
+    fleet: `e2e-${port}`,
+  });
   plane = await startTestControlPlane({
     dataDir: join(dir, "control-plane"),
     port,
-    blobs: { kind: "s3", bucket, prefix: "store", client: { endpoint: services().moto.endpoint, region: "us-east-1", credentials: { accessKeyId: "testing", secretAccessKey: "testing" }, forcePathStyle: true } },
-    provisioner: new Ec2Provisioner({
-      client: ec2,
-      launchTemplate: { id: template.id },
-      controlPlaneUrl: `ws://127.0.0.1:${port}/agent`,
-      userDataTemplate: await readAgentUserDataTemplate(),
-      agentTarballUrl: "https://releases.example.invalid/devenv-agent.tar.gz",
-      fleet: `e2e-${port}`,
-    }),
-    env: { DEVENV_SHRINK_SECRET: "ec2-flow-secret-0123456789abcdef01" },
+    blobs: { kind: "s3", bucket, prefix: "store", region: "us-east-1", endpoint: services().moto.endpoint },
+    provisioners: { byKind: { ec2: provisioner }, forInstanceKind: () => provisioner, ec2Hosts: provisioner },
+    env: { DEVENV_SHRINK_SECRET: "ec2-flow-secret-0123456789abcdef01", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" },
   });
 }, 300_000);
 

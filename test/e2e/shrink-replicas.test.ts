@@ -48,11 +48,11 @@ afterAll(async () => {
 describe("a shrink spread over two control-plane replicas", () => {
   it("runs its tasks on both replicas, through one PostgreSQL queue, into one S3 catalogue", async () => {
     dirs = [await mkdtemp(join(tmpdir(), "devenv-replica-a-")), await mkdtemp(join(tmpdir(), "devenv-replica-b-"))];
-    const blobs = { kind: "s3" as const, bucket, prefix: "catalogue", client: { endpoint: services().moto.endpoint, region: "us-east-1", forcePathStyle: true, credentials: { accessKeyId: "testing", secretAccessKey: "testing" } } };
+    const blobs = { kind: "s3" as const, bucket, prefix: "catalogue", region: "us-east-1", endpoint: services().moto.endpoint };
     // one task slot each, and idle runners that look for work every 50 ms: while one replica
     // scans a task (hundreds of ms), the other takes the next instead of one doing all four
     const start = (dataDir: string, token?: string) =>
-      startTestControlPlane({ dataDir, port: 0, databaseUrl, blobs, taskConcurrency: 1, jobPollMs: 50, env: { DEVENV_SHRINK_SECRET: secret } }, token);
+      startTestControlPlane({ dataDir, port: 0, databaseUrl, blobs, taskConcurrency: 1, jobPollMs: 50, env: { DEVENV_SHRINK_SECRET: secret, AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" } }, token);
     planes.push(await start(dirs[0]!));
     planes.push(await start(dirs[1]!, planes[0]!.token));
     const [a, b] = planes as [TestControlPlane, TestControlPlane];

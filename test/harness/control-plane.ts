@@ -1,5 +1,6 @@
 import { PassThrough } from "node:stream";
-import { createApiClient, startDevenvServer, type ApiClient, type DevenvServerOptions, type RunningDevenvServer } from "@devenv/api";
+import { createApiClient, type ApiClient } from "@devenv/api";
+import { loadServerSettings, startControlPlane, type ControlPlaneRuntime, type RunningControlPlane, type ServerSettings } from "@devenv/control-plane";
 
 /** Polls `check` until it returns a value; a throw from it fails at once. */
 export async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs: number, intervalMs = 300): Promise<T> {
@@ -12,8 +13,21 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
   }
 }
 
+/** The settings a test changes from the embedded defaults, and how the process runs. */
+export interface TestPlaneOptions extends Pick<ControlPlaneRuntime, "agentCommand" | "clock" | "env" | "provisioners" | "logger"> {
+  dataDir: string;
+  port: number;
+  publicUrl?: string;
+  databaseUrl?: string;
+  blobs?: ServerSettings["blobs"];
+  agentSupervisionIntervalMs?: number;
+  schedulerIntervalMs?: number;
+  taskConcurrency?: number;
+  jobPollMs?: number;
+}
+
 export interface TestControlPlane {
-  server: RunningDevenvServer;
+  server: RunningControlPlane;
   /** The first run's admin token and a client that uses it. */
   token: string;
   api: ApiClient;
@@ -22,11 +36,26 @@ export interface TestControlPlane {
 }
 
 /** The whole control plane for a test, its stdout captured instead of printed. */
-export async function startTestControlPlane(options: Omit<DevenvServerOptions, "out">, token?: string): Promise<TestControlPlane> {
+export async function startTestControlPlane(options: TestPlaneOptions, token?: string): Promise<TestControlPlane> {
   const out = new PassThrough();
   let printed = "";
   out.on("data", (chunk: Buffer) => (printed += chunk.toString()));
-  const server = await startDevenvServer({ heartbeatIntervalMs: 1_000, maintenanceIntervalMs: 0, ...options, out });
+  const defaults = loadServerSettings({ env: {}, flags: { dataDir: options.dataDir, port: options.port } });
+  const settings: ServerSettings = {
+    ...defaults,
+    publicUrl: options.publicUrl,
+    databaseUrl: options.databaseUrl,
+    blobs: options.blobs ?? defaults.blobs,
+    jobs: { ...defaults.jobs, taskConcurrency: options.taskConcurrency ?? defaults.jobs.taskConcurrency, pollMs: options.jobPollMs ?? defaults.jobs.pollMs },
+    intervals: {
+      heartbeatMs: 1_000,
+      maintenanceMs: 0,
+      schedulerMs: options.schedulerIntervalMs ?? defaults.intervals.schedulerMs,
+      agentSupervisionMs: options.agentSupervisionIntervalMs ?? defaults.intervals.agentSupervisionMs,
+    },
+  };
+  const { dataDir: _dataDir, port: _port, publicUrl: _publicUrl, databaseUrl: _databaseUrl, blobs: _blobs, agentSupervisionIntervalMs: _a, schedulerIntervalMs: _s, taskConcurrency: _t, jobPollMs: _j, ...runtime } = options;
+  const server = await startControlPlane(settings, { ...runtime, out });
   const admin = token ?? server.firstRunAdminToken;
   if (admin === undefined) throw new Error("no admin token: a first run prints one, later runs need it passed in");
   return { server, token: admin, api: createApiClient({ url: server.url, token: admin }), printed: () => printed };

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
 import type { InstanceManager } from "@devenv/fleet";
-import type { Clock, Store } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import type { Store } from "@devenv/store";
 import type { LivenessOf } from "./views.ts";
 
 /** What routes beside the API (the fleet page, Slack commands) work with. */

@@ -1,7 +1,7 @@
 import { S3Client } from "@aws-sdk/client-s3";
 import { BlobEndpoint, LocalSnapshotAccess, S3Presigner, S3SnapshotAccess, s3Redirect, type SnapshotAccess, type UrlSigner } from "@devenv/api";
 import { LocalDirStore, S3Store, type BlobStore } from "@devenv/snapshot";
-import type { Clock } from "@devenv/store";
+import type { Clock } from "@devenv/core";
 import type { ServerSettings } from "./config/server-config.ts";
 
 export interface BlobAccess {

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { createApiRouter, loadSigningKey, opsRoutes, UrlSigner, type OpsRoutesOptions } from "@devenv/api";
-import { resolveSecret } from "@devenv/core";
+import { resolveSecret, systemClock, type Clock } from "@devenv/core";
 import {
   createProvisioners,
   FleetMaintenanceLoop,
@@ -12,7 +12,7 @@ import {
 } from "@devenv/fleet";
 import { AgentHub, ClientTunnelRelay, StoreCommandBus, StoreHubBackend } from "@devenv/hub";
 import { JobRunner, refreshJobHandler, Scheduler, shrinkJobHandlers } from "@devenv/jobs";
-import { openStore, systemClock, type Clock, type Store } from "@devenv/store";
+import { openStore, type Store } from "@devenv/store";
 import { awsCredentialsFrom, openBlobAccess } from "./blob-access.ts";
 import { bindHttp } from "./http-listener.ts";
 import { httpRoutes } from "./http-routes.ts";
@@ -214,7 +214,7 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
       },
       { maxBodyBytes: runtime.maxBodyBytes },
     );
-    http.serve(httpRoutes({ trpc, blobEndpoint: blobAccess.endpoint, store, metrics: createMetrics(store, clock.now()), extra, logger }));
+    http.serve(httpRoutes({ trpc, blobEndpoint: blobAccess.endpoint, store, metrics: createMetrics(store, clock.date()), extra, logger }));
     logger.info({ url: http.url, publicUrl, dataDir: settings.dataDir, store: store.dialect, provisioners: { personal: settings.provisioners.personal.kind, shared: settings.provisioners.shared.kind }, sources: settings.sourceOf }, "control plane listening");
 
     let closing: Promise<void> | undefined;

@@ -1,2 +1,3 @@
 export * from "./control-plane.ts";
 export * from "./config/index.ts";
+export * from "./serve-until-signalled.ts";

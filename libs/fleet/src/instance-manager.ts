@@ -1,6 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { AssignMessage, HeartbeatMessage, LifecycleMessage, ProgressMessage, ResultMessage } from "@devenv/protocol";
-import { StoreError, type Agent, type Assignment, type Clock, type Instance, type InstanceKind, type InstanceState, type JsonObject, type Store, type User } from "@devenv/store";
+import type { Clock } from "@devenv/core";
+import { StoreError, type Agent, type Assignment, type Instance, type InstanceKind, type InstanceState, type JsonObject, type Store, type User } from "@devenv/store";
 import type { ManagedHostDirectory } from "./ec2-provisioner.ts";
 import type { LocalProvisioner } from "./local-provisioner.ts";
 import { provisionerFor, type ProvisionResult, type Provisioner, type Provisioners } from "./provisioner.ts";
@@ -207,7 +208,7 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
         ownerId: owner.id,
         kind: input.kind,
         provisioner: provisioner.kind,
-        ttlExpiresAt: input.kind === "personal" ? new Date(now.getTime() + ttlMs) : null,
+        ttlExpiresAt: input.kind === "personal" ? new Date(now + ttlMs) : null,
       });
       const first = input.snapshotId === undefined ? null : await tx.assignments.create({ instanceId: created.id, snapshotId: input.snapshotId });
       const provisioning = await tx.instances.transition(created.id, { to: "provisioning", from: "requested" });
@@ -259,7 +260,7 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
     if (instance.state === "terminated" || instance.state === "draining" || instance.state === "failed") {
       throw new InstanceManagerError("conflict", `instance ${instance.id} is ${instance.state}; start a new one instead`);
     }
-    const now = this.#clock.now().getTime();
+    const now = this.#clock.now();
     const from = Math.max(now, instance.ttlExpiresAt ? Date.parse(instance.ttlExpiresAt) : now);
     const until = from + hours * 3_600_000;
     if (until > now + this.#maxTtlMs) {
@@ -444,7 +445,7 @@ export class InstanceManager extends EventEmitter<InstanceManagerEvents> {
     try {
       const owner = await this.#store.users.get(instance.ownerId);
       const snapshotId = instance.currentSnapshotId ?? instance.snapshotId ?? undefined;
-      const ttlHours = instance.ttlExpiresAt ? Math.max(1, Math.ceil((Date.parse(instance.ttlExpiresAt) - this.#clock.now().getTime()) / 3_600_000)) : undefined;
+      const ttlHours = instance.ttlExpiresAt ? Math.max(1, Math.ceil((Date.parse(instance.ttlExpiresAt) - this.#clock.now()) / 3_600_000)) : undefined;
       const { instance: replacement } = await this.up(owner, { kind: "personal", snapshotId, ttlHours });
       await this.#store.audit.record({ actor: "system:spot", action: "instance.replace", subject: `instance:${instance.id}`, detail: { replacement: replacement.id } });
       const settled = await this.#waitFor(

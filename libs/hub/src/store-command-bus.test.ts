@@ -13,7 +13,7 @@ import type { HubLogger } from "./hub-logger.ts";
 import { StoreCommandBus, commandBusChannel } from "./store-command-bus.ts";
 import { StoreHubBackend } from "./store-hub-backend.ts";
 import { nextEvent } from "./testing/hub-fixture.ts";
-import { ManualClock } from "./testing/manual-clock.ts";
+import { ManualClock } from "@devenv/core/testing";
 import { TestAgent } from "./testing/test-agent.ts";
 import { unheardReports } from "./testing/unheard-reports.ts";
 

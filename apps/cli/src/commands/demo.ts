@@ -5,7 +5,8 @@ import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { pino } from "pino";
-import { createApiClient, startDevenvServer, type ApiClient } from "@devenv/api";
+import { createApiClient, type ApiClient } from "@devenv/api";
+import { loadServerSettings, startControlPlane, type RunningControlPlane } from "@devenv/control-plane";
 import { freePort, startCassandraNode, stopCassandraNode } from "@devenv/cassandra-node";
 import { ForwardDaemon } from "@devenv/forward";
 import { generateDataset } from "@devenv/fixtures";
@@ -63,7 +64,7 @@ async function runDemo(options: { workDir: string; port: number; keep: boolean; 
   };
   let cleanUp = true;
   let forward: ForwardDaemon | undefined;
-  let server: Awaited<ReturnType<typeof startDevenvServer>> | undefined;
+  let server: RunningControlPlane | undefined;
   let api: ApiClient | undefined;
   try {
     const prod = await step("start a Cassandra node playing production", async () => {
@@ -81,13 +82,12 @@ async function runDemo(options: { workDir: string; port: number; keep: boolean; 
       }
     });
     server = await step("start the control plane (SQLite, local blob store, local provisioner)", async () => {
-      const running = await startDevenvServer({
-        dataDir: join(workDir, "control-plane"),
-        port: 0,
+      // the embedded defaults, in the demo's own directory
+      const settings = loadServerSettings({ env: {}, flags: { dataDir: join(workDir, "control-plane"), port: 0 } });
+      const running = await startControlPlane({ ...settings, intervals: { ...settings.intervals, heartbeatMs: 2_000 } }, {
         // the demo uses the first-run admin token itself; it is not news to print
         out: new PassThrough(),
         agentCommand: [join(repo, "apps/agent/bin/devenv-agent")],
-        heartbeatIntervalMs: 2_000,
         env: { DEVENV_SHRINK_SECRET: randomBytes(32).toString("hex") },
         // the story goes to the terminal, the control plane's JSON log to a file
         logger: pino({ base: { service: "devenv-control-plane" } }, pino.destination({ dest: join(workDir, "control-plane.log"), mkdir: true })),

@@ -5,8 +5,9 @@ import { join, resolve } from "node:path";
 import { PassThrough } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiClient, startControlPlane, type RunningControlPlane } from "@devenv/api";
-import { RecordingProvisionerForTests } from "@devenv/api/testing";
+import { createApiClient } from "@devenv/api";
+import { loadServerSettings, startControlPlane, type RunningControlPlane } from "@devenv/control-plane";
+import { RecordingProvisioner } from "@devenv/fleet/testing";
 import { uniqueName } from "@devenv/testing";
 
 const devenv = resolve(import.meta.dirname, "../../bin/devenv");
@@ -36,7 +37,12 @@ beforeAll(async () => {
   const out = new PassThrough();
   let printed = "";
   out.on("data", (chunk: Buffer) => (printed += chunk.toString()));
-  plane = await startControlPlane({ dataDir: join(root, "plane"), port: 0, out, provisioner: new RecordingProvisionerForTests(), logger: pino({ level: "silent" }) });
+  const provisioner = new RecordingProvisioner();
+  plane = await startControlPlane(loadServerSettings({ env: {}, flags: { dataDir: join(root, "plane"), port: 0 } }), {
+    out,
+    provisioners: { byKind: { local: provisioner }, forInstanceKind: () => provisioner },
+    logger: pino({ level: "silent" }),
+  });
   const admin = /Admin token \(shown once, keep it safe\): (\S+)/.exec(printed)![1]!;
   const created = await createApiClient({ url: plane.url, token: admin }).auth.users.create.mutate({ name: uniqueName("ada"), role: "developer" });
   token = created.token.plaintext;

@@ -1,7 +1,6 @@
 import { Command } from "commander";
 import { fileURLToPath } from "node:url";
-import { serveUntilSignalled, startDevenvServer } from "@devenv/api";
-import { devenvServerOptionsFrom, loadServerSettings, maskedServerSettings, serverConfigJsonSchema, type ServerFlags, type ServerSettings } from "@devenv/control-plane";
+import { loadServerSettings, serveUntilSignalled, startControlPlane, maskedServerSettings, serverConfigJsonSchema, type ServerFlags, type ServerSettings } from "@devenv/control-plane";
 import { ConfigError } from "@devenv/core";
 import { CliError } from "../errors.ts";
 import type { CommandContext } from "../program.ts";
@@ -25,7 +24,7 @@ interface ServerOptions extends ServerFlags {
  */
 export function serverCommand(context: CommandContext): Command {
   const server = new Command("server")
-    .description("run the control plane (API, agent hub, tunnels, jobs, nightly schedule, local instances); the first run prints an admin token")
+    .description("run the control plane (API, agent hub, tunnels, jobs, nightly schedule, instances from its provisioners); the first run prints an admin token")
     .option("--config <file>", "the server's config file, YAML (env DEVENV_SERVER_CONFIG; `devenv server schema` describes it)")
     .option("--data-dir <dir>", "where the catalogue, blobs and keys live (env DEVENV_DATA_DIR; default ~/.local/share/devenv/control-plane)")
     .option("--port <port>", "port to listen on, 0 for any free one (env DEVENV_PORT; default 7070)")
@@ -38,7 +37,7 @@ export function serverCommand(context: CommandContext): Command {
       const settings = serverSettings(context, options);
       // instances on this machine (the local provisioner) run the agent from this checkout
       const agentCommand = [fileURLToPath(new URL("../../../agent/bin/devenv-agent", import.meta.url))];
-      await serveUntilSignalled(() => startDevenvServer(devenvServerOptionsFrom(settings, { agentCommand, env: context.env })));
+      await serveUntilSignalled(() => startControlPlane(settings, { agentCommand, env: context.env }));
     });
 
   server.addCommand(

@@ -7,8 +7,9 @@ import { PassThrough } from "node:stream";
 import cassandra from "cassandra-driver";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createApiClient, startDevenvServer, type RunningDevenvServer } from "@devenv/api";
-import { RecordingProvisionerForTests } from "@devenv/api/testing";
+import { createApiClient } from "@devenv/api";
+import { loadServerSettings, startControlPlane, type RunningControlPlane } from "@devenv/control-plane";
+import { RecordingProvisioner } from "@devenv/fleet/testing";
 import { TunnelEndpoint } from "@devenv/agent-runtime";
 import { TestAgent } from "@devenv/hub/testing";
 import { decodeTunnelFrame, type InstanceView } from "@devenv/protocol";
@@ -24,8 +25,8 @@ const root = mkdtempSync(join(tmpdir(), "devenv-cli-up-"));
 const MiB = 1024 * 1024;
 const secret = "cli-up-test-secret-0123456789abcdef";
 
-let server: RunningDevenvServer;
-const provisioner = new RecordingProvisionerForTests();
+let server: RunningControlPlane;
+const provisioner = new RecordingProvisioner();
 const agents: TestAgent[] = [];
 const homes: string[] = [];
 
@@ -168,16 +169,16 @@ beforeAll(async () => {
   const out = new PassThrough();
   let printed = "";
   out.on("data", (chunk: Buffer) => (printed += chunk.toString()));
-  server = await startDevenvServer({
-    dataDir: join(root, "control-plane"),
-    port: 0,
-    out,
-    provisioner,
-    heartbeatIntervalMs: 500,
-    maintenanceIntervalMs: 0,
-    env: { DEVENV_SHRINK_SECRET: secret },
-    logger: pino({ level: "silent" }),
-  });
+  const settings = loadServerSettings({ env: {}, flags: { dataDir: join(root, "control-plane"), port: 0 } });
+  server = await startControlPlane(
+    { ...settings, intervals: { ...settings.intervals, heartbeatMs: 500, maintenanceMs: 0 } },
+    {
+      out,
+      provisioners: { byKind: { local: provisioner }, forInstanceKind: () => provisioner },
+      env: { DEVENV_SHRINK_SECRET: secret },
+      logger: pino({ level: "silent" }),
+    },
+  );
   adminToken = /Admin token \(shown once, keep it safe\): (\S+)/.exec(printed)![1]!;
   ada = await person("ada", "developer");
   olga = await person("olga", "ops");

@@ -1,2 +1,1 @@
-export * from "./devenv-server-options.ts";
 export * from "./server-config.ts";
