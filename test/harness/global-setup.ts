@@ -22,7 +22,9 @@ const needsByProject: Record<string, ServiceName[]> = {
   agent: ["cassandra"],
   jobs: ["cassandra"],
   fleet: ["moto"],
-  api: ["postgres", "moto"],
+  api: [],
+  "control-plane": ["postgres", "moto"],
+  "control-plane-app": [],
 };
 const allServices: ServiceName[] = ["cassandra", "moto", "postgres"];
 

@@ -60,8 +60,6 @@ async function until(check: () => Promise<boolean>, timeoutMs = 5000): Promise<v
   }
 }
 
-const stateOf = async (id: string) => (await store.instances.get(id)).state;
-
 const reportsOf = (instanceId: string) => reports.filter((line) => line.split(" ")[1] === instanceId);
 
 describe("StoreHubBackend", () => {
