@@ -28,6 +28,7 @@ describe("an instance ends the same way whatever the reason", () => {
     await f.plane.instances.settled();
     const joinToken = f.provisioner.provisioned.find((p) => p.instanceId === instance.id)!.joinToken;
     const agent = await TestAgent.connect({ url: f.agentUrl, auth: { joinToken } });
+    agent.startHeartbeats();
     agent.lifecycle("idle");
     await until(async () => (await f.store.instances.get(instance.id)).state === "ready");
     return { instance, agent, credential: agent.welcome!.credential! };
@@ -49,13 +50,14 @@ describe("an instance ends the same way whatever the reason", () => {
     const { instance, agent, credential } = await readyInstance(fixture, cast);
 
     const tunnel = new WebSocket(`${fixture.plane.url.replace(/^http/, "ws")}/tunnel/${instance.id}`, { headers: { authorization: `Bearer ${cast.developer.token}` } });
-    const opened = await agent.waitFor((m) => m.type === "tunnel-open");
-    agent.ack((opened as { commandId: string }).commandId);
-    await new Promise((resolve, reject) => {
+    const tunnelOpen = new Promise((resolve, reject) => {
       tunnel.once("open", resolve);
       tunnel.once("error", reject);
     });
     const tunnelClosed = new Promise<number>((resolve) => tunnel.once("close", (code) => resolve(code)));
+    const opened = await agent.waitFor((m) => m.type === "tunnel-open");
+    agent.ack((opened as { commandId: string }).commandId);
+    await tunnelOpen;
 
     const draining = await fixture.client(cast.developer.token).instances.down.mutate({ id: instance.id });
     expect(draining.state).toBe("draining");
@@ -71,7 +73,7 @@ describe("an instance ends the same way whatever the reason", () => {
     const f = fixture;
     const cast = await createCast(f);
     const { instance, agent, credential } = await readyInstance(f, cast, reason === "ttl" ? 3 : 100);
-    const reap = () => reapInstances({ store: f.store, instances: f.plane.instances, clock: f.clock, idleLimitMs: 2 * hour, warn: () => {} });
+    const reap = () => reapInstances({ store: f.store, instances: f.plane.instances, clock: f.clock, idleLimitMs: reason === "ttl" ? 10 * hour : 2 * hour, warn: () => {} });
     f.clock.advance(reason === "ttl" ? 3 * hour - 10 * minute : 2 * hour - 10 * minute);
     expect(await reap()).toMatchObject([{ action: "warned", reason }]);
     f.clock.advance(20 * minute);
@@ -104,15 +106,16 @@ describe("an instance ends the same way whatever the reason", () => {
     const f = fixture;
     const cast = await createCast(f);
     const { instance, agent, credential } = await readyInstance(f, cast);
+    const before = new Set((await f.store.instances.list({ ownerId: cast.developer.user.id })).map((i) => i.id));
     agent.lifecycle("interrupting", { detail: "spot notice" });
     agent.lifecycle("interrupting", { detail: "spot notice again" });
-    const replacement = await until(async () => (await f.store.instances.list({ ownerId: cast.developer.user.id })).find((i) => i.id !== instance.id));
-    await f.plane.instances.settled().catch(() => {});
+    const replacement = await until(async () => (await f.store.instances.list({ ownerId: cast.developer.user.id })).find((i) => !before.has(i.id)));
     const joinToken = await until(async () => f.provisioner.provisioned.find((p) => p.instanceId === replacement.id)?.joinToken);
     const next = await TestAgent.connect({ url: f.agentUrl, auth: { joinToken } });
+    next.startHeartbeats();
     next.lifecycle("idle");
     await expectEnded(f, instance.id, agent, credential, "instance.replaced", "spot");
-    expect((await f.store.instances.list({ ownerId: cast.developer.user.id })).filter((i) => i.id !== instance.id)).toHaveLength(1);
+    expect((await f.store.instances.list({ ownerId: cast.developer.user.id })).filter((i) => !before.has(i.id))).toHaveLength(1);
     expect(await f.store.audit.list({ subject: `instance:${instance.id}`, action: "instance.replace" })).toHaveLength(1);
     await next.close();
   });

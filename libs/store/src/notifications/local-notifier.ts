@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { RepoContext } from "../support/context.ts";
 import { checkNotification, ListenerSet, type Notifier } from "./notifier.ts";
 
@@ -7,10 +8,13 @@ import { checkNotification, ListenerSet, type Notifier } from "./notifier.ts";
  */
 export function localNotifier(): Notifier {
   const listeners = new ListenerSet();
+  // listeners run outside the publisher's async context: a publish from inside a
+  // transaction must not make a listener's reads look like part of that (finished) transaction
+  const deliver = AsyncResource.bind((channel: string, payload: string) => listeners.deliver(channel, payload));
   return {
     async publish(ctx: RepoContext, channel, payload) {
       checkNotification(channel, payload);
-      ctx.afterCommit(() => setImmediate(() => listeners.deliver(channel, payload)));
+      ctx.afterCommit(() => setImmediate(() => deliver(channel, payload)));
     },
     async subscribe(channel, listener) {
       checkNotification(channel);

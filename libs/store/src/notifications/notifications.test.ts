@@ -64,6 +64,22 @@ describe.each(dialects)("notifications on %s", (dialect) => {
     await stop();
   });
 
+  it("a listener woken by a transaction's notification can read and write through the same store", async () => {
+    const reads: string[] = [];
+    const stop = await sender.notifications.subscribe("tx_readback", (id) => {
+      // the transaction that published is over: this is an ordinary caller of the store
+      void sender.users.get(id).then((user) => reads.push(user.name));
+    });
+    const user = await sender.transaction(async (tx) => {
+      const created = await tx.users.create({ name: `readback-${Date.now()}`, role: "developer" });
+      await tx.notifications.publish("tx_readback", created.id);
+      return created;
+    });
+    await eventually(() => reads.length > 0, "the listener's read");
+    expect(reads).toEqual([user.name]);
+    await stop();
+  });
+
   it("refuses bad channel names and oversized payloads", async () => {
     await expect(sender.notifications.publish("Bad-Name", "x")).rejects.toMatchObject({ code: "invalid-input" });
     await expect(sender.notifications.subscribe("1abc", () => {})).rejects.toMatchObject({ code: "invalid-input" });
