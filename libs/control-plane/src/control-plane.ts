@@ -150,8 +150,11 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
       },
       onError: (error) => logger.error({ err: error }, "job runner"),
     });
-    jobs.start();
-    closers.push(() => jobs.stop());
+    // a replica with no job slots only serves the API and agents; others run the queue
+    if (settings.jobs.concurrency > 0) {
+      jobs.start();
+      closers.push(() => jobs.stop());
+    }
 
     const scheduler = new Scheduler({
       store,

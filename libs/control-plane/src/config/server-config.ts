@@ -84,7 +84,7 @@ export const ServerConfigFile = z
       .prefault({}),
     jobs: z
       .strictObject({
-        concurrency: z.number().int().min(1).max(64).default(1).meta({ description: "jobs this replica runs at once (a shrink is heavy)" }),
+        concurrency: z.number().int().min(0).max(64).default(1).meta({ description: "jobs this replica runs at once (a shrink is heavy); 0: this replica runs none (an API-only replica)" }),
         taskConcurrency: z.number().int().min(1).max(64).default(2).meta({ description: "shrink tasks (token-range parts) this replica runs at once" }),
         pollInterval: PositiveDuration.prefault("1s").meta({ description: "how often an idle job runner looks for work" }),
         rolloutTimeout: PositiveDuration.prefault("2h").meta({ description: "how long a refresh waits for one instance's restore" }),

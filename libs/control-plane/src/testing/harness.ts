@@ -38,7 +38,8 @@ export function testSettings(dataDir: string, overrides: Partial<ServerSettings>
     slack: undefined,
     reaper: { ttlMs: 12 * 3_600_000, maxTtlMs: 14 * 24 * 3_600_000, idleLimitMs: 2 * 3_600_000, warnBeforeMs: 30 * 60_000 },
     quota: { instancesPerUser: undefined },
-    jobs: { concurrency: 1, taskConcurrency: 2, pollMs: 1_000, rolloutTimeoutMs: 2 * 3_600_000 },
+    // the tests drive the job queue themselves
+    jobs: { concurrency: 0, taskConcurrency: 2, pollMs: 1_000, rolloutTimeoutMs: 2 * 3_600_000 },
     intervals: { heartbeatMs: 500, maintenanceMs: 0, schedulerMs: 15_000, agentSupervisionMs: 0 },
     provisioners: { personal: { kind: "local" }, shared: { kind: "local" } },
     sourceOf: {},
