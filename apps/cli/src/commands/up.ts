@@ -48,12 +48,14 @@ export function upCommand(context: CommandContext): Command {
       if (flags.shared && flags.ttl !== undefined) throw new CliError("usage", "--ttl applies to personal instances only; shared ones live until ended");
       const session = apiSession(context);
       const snapshotId = flags.snapshot === "latest" ? await latestReadySnapshot(session) : flags.snapshot;
-      const { instance, assignment } = await callApi(session, () =>
+      const { instance, assignment, joinToken } = await callApi(session, () =>
         session.client.instances.up.mutate({ kind: flags.shared ? "shared" : "personal", snapshotId, ttlHours: flags.ttl }),
       );
       output.line(`instance ${instance.id} requested (${instance.kind}${snapshotId ? `, snapshot ${snapshotId}` : ", empty database"})`);
+      // a static host without a standing token of its own is given this one by its operator
+      if (joinToken) output.line(`host ${instance.providerId ?? "?"} joins with this one-time token (put it in its /etc/devenv/join-token): ${joinToken}`);
       if (!flags.wait) {
-        output.result({ instance, assignment, route: null });
+        output.result({ instance, assignment, route: null, ...(joinToken ? { joinToken } : {}) });
         output.line("`devenv status` follows it; `devenv use " + instance.id + "` points the forward at it once it is ready");
         return;
       }
