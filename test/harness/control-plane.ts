@@ -1,4 +1,5 @@
 import { PassThrough } from "node:stream";
+import { pino } from "pino";
 import { createApiClient, type ApiClient } from "@devenv/api";
 import { loadServerSettings, startControlPlane, type ControlPlaneRuntime, type RunningControlPlane, type ServerSettings } from "@devenv/control-plane";
 
@@ -55,7 +56,8 @@ export async function startTestControlPlane(options: TestPlaneOptions, token?: s
     },
   };
   const { dataDir: _dataDir, port: _port, publicUrl: _publicUrl, databaseUrl: _databaseUrl, blobs: _blobs, agentSupervisionIntervalMs: _a, schedulerIntervalMs: _s, taskConcurrency: _t, jobPollMs: _j, ...runtime } = options;
-  const server = await startControlPlane(settings, { ...runtime, out });
+  // the control plane's own log stays out of the test output
+  const server = await startControlPlane(settings, { logger: pino({ level: "silent" }), ...runtime, out });
   const admin = token ?? server.firstRunAdminToken;
   if (admin === undefined) throw new Error("no admin token: a first run prints one, later runs need it passed in");
   return { server, token: admin, api: createApiClient({ url: server.url, token: admin }), printed: () => printed };
