@@ -3,7 +3,7 @@ export * from "./policy.ts";
 export * from "./views.ts";
 export { appRouter, type AppRouter } from "./router.ts";
 export { createApiRouter } from "./create-api-router.ts";
-export { bearerOf, type ApiDeps, type ApiContext } from "./trpc.ts";
+export { bearerOf, type ApiDeps, type ApiContext, type ShrinkSource } from "./trpc.ts";
 export * from "./client.ts";
 export * from "./blobs/url-signer.ts";
 export * from "./blobs/snapshot-access.ts";

@@ -19,8 +19,20 @@ export interface ApiDeps {
   liveness?: LivenessOf;
   /** EC2's view of the fleet's hosts (launch times, markets) when the provisioner rents them. */
   hosts?: ManagedHostDirectory;
+  /** The sources the config names for shrinks, the first being the default. */
+  sources: readonly ShrinkSource[];
   /** Told about every `internal` error (with its cause), for the log. */
   onInternalError?: (path: string | undefined, error: unknown) => void;
+}
+
+/** A production source a shrink may read, as the control plane's config names it. */
+export interface ShrinkSource {
+  name: string;
+  contactPoints: string[];
+  localDataCenter: string;
+  keyspace: string;
+  /** The rules file on the job runners' hosts. */
+  rules: string;
 }
 
 /** Per request: the deps and the bearer token, checked by the procedure that needs it. */

@@ -196,3 +196,28 @@ describe("errors the caller did not cause", () => {
     }
   });
 });
+
+describe("sources named in the config", () => {
+  let fixture: ServerFixture | undefined;
+  afterEach(async () => {
+    await fixture?.cleanup();
+    fixture = undefined;
+  });
+
+  it("a requested shrink without a source reads the first configured one; a named one by its name; none configured says how to add one", async () => {
+    const production = { name: "production", contactPoints: ["10.0.1.5:9042"], keyspace: "leads", rules: "/etc/devenv/leads-rules.yaml", localDataCenter: "dc1" };
+    const staging = { name: "staging", contactPoints: ["10.0.2.5:9042"], keyspace: "leads_staging", rules: "/etc/devenv/staging-rules.yaml", localDataCenter: "dc2" };
+    fixture = await startTestServer({ settings: { sources: [production, staging] } });
+    const admin = fixture.client(fixture.adminToken);
+
+    const { job } = await admin.snapshots.create.mutate({ configured: { org: "org-000007" } });
+    expect((await fixture.store.jobs.get(job.id)).payload).toEqual({ source: { contactPoints: ["10.0.1.5:9042"], localDataCenter: "dc1", keyspace: "leads" }, rulesFile: "/etc/devenv/leads-rules.yaml", org: "org-000007" });
+    const { job: named } = await admin.snapshots.create.mutate({ configured: { source: "staging" } });
+    expect((await fixture.store.jobs.get(named.id)).payload).toMatchObject({ source: { keyspace: "leads_staging" }, rulesFile: "/etc/devenv/staging-rules.yaml" });
+    expect(await outcomeOf(admin.snapshots.create.mutate({ configured: { source: "elsewhere" } }))).toMatchObject({ outcome: "not-found", message: expect.stringMatching(/no source elsewhere.*production, staging/) });
+    await fixture.cleanup();
+
+    fixture = await startTestServer();
+    expect(await outcomeOf(fixture.client(fixture.adminToken).snapshots.create.mutate({ configured: {} }))).toMatchObject({ outcome: "unavailable", message: expect.stringMatching(/add `sources:` to its config file/) });
+  });
+});

@@ -213,6 +213,7 @@ export async function startControlPlane(settings: ServerSettings, runtime: Contr
         instances,
         liveness,
         hosts: provisioners.ec2Hosts,
+        sources: settings.sources,
         onInternalError: (path, error) => logger.error({ err: error, path }, "internal error in an API call"),
       },
       { maxBodyBytes: runtime.maxBodyBytes },

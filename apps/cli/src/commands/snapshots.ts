@@ -70,8 +70,9 @@ export function snapshotsCommand(context: CommandContext): Command {
   snapshots
     .command("create")
     .description("make a new snapshot: a shrink job on the control plane reads the source keyspace, scrubs it by the rules and publishes it")
-    .requiredOption("--source-keyspace <keyspace>", "the production (restored backup) keyspace to shrink")
-    .requiredOption("--rules <file>", "the shrink rules YAML, as a path on the control plane's host (made absolute here)")
+    .option("--source <name>", "a source the control plane's config names (default: its first one)")
+    .option("--source-keyspace <keyspace>", "instead of a configured source: the production (restored backup) keyspace to shrink")
+    .option("--rules <file>", "with --source-keyspace: the shrink rules YAML, as a path on the control plane's host (made absolute here)")
     .option("--contact-points <hosts>", "the source cluster as the job runner reaches it, comma-separated host:port", "127.0.0.1:9042")
     .option("--local-dc <name>", "the source cluster's local data center", "datacenter1")
     .option("--org <id>", "keep exactly this organisation (reproduce one customer's case)")
@@ -87,26 +88,19 @@ The pseudonym secret is never sent: the rules name where the job runner reads it
 variable or a file on its host). Needs the ops or admin role.
 
 Examples:
+  $ devenv snapshots create --wait                       # the first source of the server's config
+  $ devenv snapshots create --source production --org org-000007
   $ devenv snapshots create --source-keyspace leads --rules /srv/devenv/leads-rules.yaml --wait
   $ devenv snapshots create --source-keyspace leads --rules rules.yaml --org org-000007 --json | jq -r .job.id`,
     )
-    .action(async (flags: { sourceKeyspace: string; rules: string; contactPoints: string; localDc: string; org?: string; asOf?: string; id?: string; tasks?: number; wait?: boolean; json?: boolean }) => {
+    .action(async (flags: { source?: string; sourceKeyspace?: string; rules?: string; contactPoints: string; localDc: string; org?: string; asOf?: string; id?: string; tasks?: number; wait?: boolean; json?: boolean }) => {
       const output = context.output(flags.json);
-      const shrink = ShrinkJobPayload.safeParse({
-        source: { contactPoints: flags.contactPoints.split(",").map((p) => p.trim()).filter((p) => p !== ""), localDataCenter: flags.localDc, keyspace: flags.sourceKeyspace },
-        rulesFile: resolve(flags.rules),
-        org: flags.org,
-        asOf: flags.asOf,
-        snapshotId: flags.id,
-        tasks: flags.tasks,
-      });
-      if (!shrink.success) {
-        const issue = shrink.error.issues[0];
-        const flag = { source: "--source-keyspace/--contact-points/--local-dc", rulesFile: "--rules", org: "--org", asOf: "--as-of", snapshotId: "--id", tasks: "--tasks" }[String(issue?.path[0])] ?? "input";
-        throw new CliError("usage", `${flag}: ${issue?.path.slice(1).join(".") || ""}${issue?.path.length && issue.path.length > 1 ? " " : ""}${issue?.message}`);
-      }
+      const explicit = flags.sourceKeyspace !== undefined || flags.rules !== undefined;
+      if (explicit && flags.source !== undefined) throw new CliError("usage", "--source names a configured source; give it, or --source-keyspace with --rules, not both");
+      if (explicit && (flags.sourceKeyspace === undefined || flags.rules === undefined)) throw new CliError("usage", "--source-keyspace and --rules go together");
+      const request = explicit ? { shrink: explicitShrink(flags) } : { configured: { source: flags.source, org: flags.org, asOf: flags.asOf, snapshotId: flags.id, tasks: flags.tasks } };
       const session = apiSession(context);
-      const { job } = await callApi(session, () => session.client.snapshots.create.mutate({ shrink: shrink.data }));
+      const { job } = await callApi(session, () => session.client.snapshots.create.mutate(request));
       output.line(`shrink job ${job.id} queued; \`devenv jobs logs ${job.id} --follow\` shows it`);
       if (!flags.wait) {
         output.result({ job, snapshotId: null });
@@ -159,4 +153,20 @@ function describeSnapshot(s: SnapshotView): string[] {
 function snapshotIdOf(result: unknown): string | null {
   if (result !== null && typeof result === "object" && "snapshotId" in result && typeof result.snapshotId === "string") return result.snapshotId;
   return null;
+}
+
+/** A shrink of a keyspace and rules file given on the command line, checked before it is sent. */
+function explicitShrink(flags: { sourceKeyspace?: string; rules?: string; contactPoints: string; localDc: string; org?: string; asOf?: string; id?: string; tasks?: number }): ShrinkJobPayload {
+  const shrink = ShrinkJobPayload.safeParse({
+    source: { contactPoints: flags.contactPoints.split(",").map((p) => p.trim()).filter((p) => p !== ""), localDataCenter: flags.localDc, keyspace: flags.sourceKeyspace },
+    rulesFile: resolve(flags.rules ?? ""),
+    org: flags.org,
+    asOf: flags.asOf,
+    snapshotId: flags.id,
+    tasks: flags.tasks,
+  });
+  if (shrink.success) return shrink.data;
+  const issue = shrink.error.issues[0];
+  const flag = { source: "--source-keyspace/--contact-points/--local-dc", rulesFile: "--rules", org: "--org", asOf: "--as-of", snapshotId: "--id", tasks: "--tasks" }[String(issue?.path[0])] ?? "input";
+  throw new CliError("usage", `${flag}: ${issue?.path.slice(1).join(".") || ""}${issue?.path.length && issue.path.length > 1 ? " " : ""}${issue?.message}`);
 }

@@ -1,5 +1,6 @@
+import type { ConfiguredShrink, ShrinkJobPayload } from "@devenv/protocol";
 import { ApiError } from "../api-error.ts";
-import { procedure, router } from "../trpc.ts";
+import { procedure, router, type ShrinkSource } from "../trpc.ts";
 
 export const snapshotsRouter = router({
   list: procedure("snapshots.list").query(({ ctx, input }) =>
@@ -13,16 +14,17 @@ export const snapshotsRouter = router({
   }),
 
   /** A new snapshot comes from a shrink job; the job runner makes and catalogues it. */
-  create: procedure("snapshots.create").mutation(async ({ ctx, input }) =>
-    ctx.deps.store.transaction(async (tx) => {
-      if (input.shrink.snapshotId !== undefined && (await tx.snapshots.find(input.shrink.snapshotId)) !== undefined) {
-        throw new ApiError("conflict", `snapshot ${input.shrink.snapshotId} exists already; choose another id or leave it out`);
+  create: procedure("snapshots.create").mutation(async ({ ctx, input }) => {
+    const shrink = "shrink" in input ? input.shrink : configuredShrink(ctx.deps.sources, input.configured);
+    return ctx.deps.store.transaction(async (tx) => {
+      if (shrink.snapshotId !== undefined && (await tx.snapshots.find(shrink.snapshotId)) !== undefined) {
+        throw new ApiError("conflict", `snapshot ${shrink.snapshotId} exists already; choose another id or leave it out`);
       }
-      const job = await tx.jobs.enqueue({ kind: "shrink", payload: input.shrink });
-      await tx.audit.record({ actor: ctx.user.id, action: "snapshot.create", subject: `job:${job.id}`, detail: { keyspace: input.shrink.source.keyspace } });
+      const job = await tx.jobs.enqueue({ kind: "shrink", payload: shrink });
+      await tx.audit.record({ actor: ctx.user.id, action: "snapshot.create", subject: `job:${job.id}`, detail: { keyspace: shrink.source.keyspace, ...("configured" in input ? { source: input.configured.source ?? ctx.deps.sources[0]?.name ?? null } : {}) } });
       return { job };
-    }),
-  ),
+    });
+  }),
 
   delete: procedure("snapshots.delete").mutation(async ({ ctx, input }) => {
     const deleted = await ctx.deps.store.snapshots.delete(input.id);
@@ -42,3 +44,24 @@ export const snapshotsRouter = router({
     return unpinned;
   }),
 });
+
+/** The shrink of a source the config names (the first one by default), as a job payload. */
+function configuredShrink(sources: readonly ShrinkSource[], request: ConfiguredShrink): ShrinkJobPayload {
+  const source = request.source === undefined ? sources[0] : sources.find((candidate) => candidate.name === request.source);
+  if (source === undefined) {
+    throw new ApiError(
+      sources.length === 0 ? "unavailable" : "not-found",
+      sources.length === 0
+        ? "this control plane names no source to shrink: add `sources:` to its config file, or give the source and rules file (devenv snapshots create --source-keyspace K --rules FILE)"
+        : `no source ${request.source} in the control plane's config; it has ${sources.map((s) => s.name).join(", ")}`,
+    );
+  }
+  return {
+    source: { contactPoints: source.contactPoints, localDataCenter: source.localDataCenter, keyspace: source.keyspace },
+    rulesFile: source.rules,
+    ...(request.org !== undefined ? { org: request.org } : {}),
+    ...(request.asOf !== undefined ? { asOf: request.asOf } : {}),
+    ...(request.snapshotId !== undefined ? { snapshotId: request.snapshotId } : {}),
+    ...(request.tasks !== undefined ? { tasks: request.tasks } : {}),
+  };
+}

@@ -22,7 +22,17 @@ export const SnapshotsShowOutput = z.object({
 });
 
 /** A new snapshot is made by a shrink job; the job's result names the snapshot. */
-export const SnapshotsCreateInput = z.strictObject({ shrink: ShrinkJobPayload });
+/** A shrink of a source the control plane's config names (default: its first one). */
+export const ConfiguredShrink = z.strictObject({
+  source: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,62}$/, "a source name from the control plane's config").optional(),
+  org: ShrinkJobPayload.shape.org,
+  asOf: ShrinkJobPayload.shape.asOf,
+  snapshotId: ShrinkJobPayload.shape.snapshotId,
+  tasks: ShrinkJobPayload.shape.tasks,
+});
+export type ConfiguredShrink = z.infer<typeof ConfiguredShrink>;
+
+export const SnapshotsCreateInput = z.union([z.strictObject({ shrink: ShrinkJobPayload }), z.strictObject({ configured: ConfiguredShrink })]);
 export const SnapshotsCreateOutput = z.object({ job: JobView });
 
 export const SnapshotOutput = SnapshotView;
