@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { AssignMessage, HeartbeatMessage, LifecycleMessage, ProgressMessage, ResultMessage } from "@devenv/protocol";
-import type { Clock } from "@devenv/core";
+import { CodedError, type Clock } from "@devenv/core";
 import { StoreError, type Agent, type Assignment, type Instance, type InstanceKind, type InstanceState, type JsonObject, type Store, type User } from "@devenv/store";
 import type { ManagedHostDirectory } from "./ec2-provisioner.ts";
 import type { LocalProvisioner } from "./local-provisioner.ts";
@@ -53,15 +53,7 @@ export interface InstanceManagerEvents {
 export type InstanceManagerErrorCode = "not-found" | "conflict" | "bad-request" | "unavailable" | "forbidden";
 
 /** A refused instance operation, with the API's code for it. */
-export class InstanceManagerError extends Error {
-  readonly code: InstanceManagerErrorCode;
-
-  constructor(code: InstanceManagerErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "InstanceManagerError";
-    this.code = code;
-  }
-}
+export class InstanceManagerError extends CodedError<InstanceManagerErrorCode> {}
 
 export interface InstanceManagerOptions {
   store: Store;
