@@ -215,6 +215,9 @@ describe("sources named in the config", () => {
     const { job: named } = await admin.snapshots.create.mutate({ configured: { source: "staging" } });
     expect((await fixture.store.jobs.get(named.id)).payload).toMatchObject({ source: { keyspace: "leads_staging" }, rulesFile: "/etc/devenv/staging-rules.yaml" });
     expect(await outcomeOf(admin.snapshots.create.mutate({ configured: { source: "elsewhere" } }))).toMatchObject({ outcome: "not-found", message: expect.stringMatching(/no source elsewhere.*production, staging/) });
+    // the nightly refresh names the source; the schedule keeps what it resolved to
+    const nightly = await admin.schedules.set.mutate({ name: "nightly", cron: "0 2 * * *", timezone: "UTC", kind: "refresh", payload: { shrink: { configured: {} }, concurrency: 2 } });
+    expect(nightly.payload).toMatchObject({ shrink: { source: { keyspace: "leads" }, rulesFile: "/etc/devenv/leads-rules.yaml" }, concurrency: 2 });
     await fixture.cleanup();
 
     fixture = await startTestServer();

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { RefreshJobPayload, ShrinkJobPayload } from "../job-payloads.ts";
 import { ScheduleView } from "./records.ts";
+import { ConfiguredShrink } from "./snapshots.ts";
 
 export const SchedulesListOutput = z.array(ScheduleView);
 
@@ -11,7 +12,22 @@ const TimeZone = z.string().trim().min(1).max(64);
 
 /** Creates or replaces the schedule of that name; the payload is the job's own. */
 export const SchedulesSetInput = z.discriminatedUnion("kind", [
-  z.strictObject({ name: ScheduleName, cron: Cron, timezone: TimeZone, enabled: z.boolean().default(true), kind: z.literal("shrink"), payload: ShrinkJobPayload }),
-  z.strictObject({ name: ScheduleName, cron: Cron, timezone: TimeZone, enabled: z.boolean().default(true), kind: z.literal("refresh"), payload: RefreshJobPayload }),
+  z.strictObject({
+    name: ScheduleName,
+    cron: Cron,
+    timezone: TimeZone,
+    enabled: z.boolean().default(true),
+    kind: z.literal("shrink"),
+    // `configured`: a source of the server's config, resolved when the schedule is set
+    payload: z.union([ShrinkJobPayload, z.strictObject({ configured: ConfiguredShrink })]),
+  }),
+  z.strictObject({
+    name: ScheduleName,
+    cron: Cron,
+    timezone: TimeZone,
+    enabled: z.boolean().default(true),
+    kind: z.literal("refresh"),
+    payload: z.union([RefreshJobPayload, RefreshJobPayload.extend({ shrink: z.strictObject({ configured: ConfiguredShrink }) })]),
+  }),
 ]);
 export const SchedulesSetOutput = ScheduleView;
