@@ -121,7 +121,8 @@ describe("devenv snapshot restore", () => {
     await new Promise<void>((resolveKill, reject) => {
       child.stderr.on("data", (data: Buffer) => {
         stderr += data.toString();
-        if (writer === undefined && /sstable-import [\d.]+ s: group events/.test(stderr)) {
+        // the progress bar shares stderr and may land inside the trace line: match its tail
+        if (writer === undefined && /[\d.]+ s: group events/.test(stderr)) {
           writer = Number(readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(" ")[0]);
           child.kill("SIGKILL");
         }
