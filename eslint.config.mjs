@@ -42,7 +42,7 @@ function moduleBoundaries(extra = {}) {
 
 // Test code may use the test harness, and an agent-side test may run the real control-plane
 // hub to talk to (its package lists the hub as a devDependency only).
-const testCode = ["**/*.test.ts", "**/testing/**/*.ts", "**/test-support/**/*.ts"];
+const testCode = ["**/*.test.ts", "**/testing/**/*.ts"];
 const testExtra = {
   "layer:core": ["layer:testing"],
   "layer:data": ["layer:testing"],
