@@ -170,6 +170,17 @@ describe.each<StoreDialect>(["sqlite", "postgres"])("StoreCommandBus on %s", (di
     expect(b.hub.connectedAgents()).toEqual([onB.agentId]);
   });
 
+  it("closes an ended instance's agent session on the replica that holds it, when another replica ends it", async () => {
+    const clock = new ManualClock();
+    const a = await replica("replica-a", clock);
+    const b = await replica("replica-b", clock);
+    const agent = await TestAgent.connect({ url: b.url, auth: { joinToken: await joinToken(a.store) } });
+    cleanup.push(async () => agent.terminate());
+    await a.hub.disconnect([agent.agentId], "instance ended (down)");
+    expect((await agent.closed).code).toBe(hubCloseCodes.unauthorized);
+    expect(b.hub.connectedAgents()).toEqual([]);
+  });
+
   it.runIf(dialect === "postgres")("asks for a resync once its listening connection is back, and hears notices after it", async () => {
     const bus = busOn(await replicaStore());
     const seen: BusEvent[] = [];
