@@ -27,15 +27,25 @@ export async function startSnapshotTestServer(storeDir: string): Promise<Snapsho
     const file = join(storeDir, ...segments);
     const info = statSync(file, { throwIfNoEntry: false });
     if (!info?.isFile() || segments.some((s) => s.startsWith("."))) return response.writeHead(404).end("not found");
+    // a delayed chunk may outlive its test's store dir: the request fails, never the process
     const send = () => {
       const sha = segments[0] === "chunks" ? segments[1]! : undefined;
       if (sha && corrupt.has(sha)) {
-        const bytes = readFileSync(file);
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(file);
+        } catch {
+          return response.writeHead(404).end("not found");
+        }
         bytes[Math.floor(bytes.length / 2)]! ^= 0x01;
         return response.writeHead(200, { "content-length": bytes.length }).end(bytes);
       }
-      response.writeHead(200, { "content-length": info.size });
-      createReadStream(file).pipe(response);
+      const stream = createReadStream(file);
+      stream.once("error", () => (response.headersSent ? response.destroy() : response.writeHead(404).end("not found")));
+      stream.once("open", () => {
+        response.writeHead(200, { "content-length": info.size });
+        stream.pipe(response);
+      });
     };
     if (segments[0] === "chunks" && state.chunkDelayMs > 0) setTimeout(send, state.chunkDelayMs);
     else send();
