@@ -37,6 +37,8 @@ apt_install() {
   command -v g++ >/dev/null || missing+=(g++)
   # the agent's sd-notify addon links libsystemd (sd_notify) when npm builds it
   [[ -f /usr/include/systemd/sd-daemon.h ]] || missing+=(libsystemd-dev)
+  # the agent's unit file is checked with systemd-analyze verify in the tests
+  command -v systemd-analyze >/dev/null || missing+=(systemd)
   if ((${#missing[@]} == 0)); then
     echo "    system packages present"
     return
